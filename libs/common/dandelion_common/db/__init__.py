@@ -1,0 +1,1 @@
+"""Database: declarative models, async engine/session handling and the alembic history."""

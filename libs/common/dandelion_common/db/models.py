@@ -1,0 +1,254 @@
+"""SQLAlchemy models: the archive's single source of truth.
+
+Relationships are ``lazy="raise"``: every query states what it loads, so an async session
+never issues a hidden query. Which service writes which table is in DESIGN.md (Ownership).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dandelion_common.db.base import Base, Timestamped
+from dandelion_common.db.enums import (
+    AssetStatus,
+    EmbargoStatus,
+    OutboxEntity,
+    OutboxOperation,
+    UserStatus,
+    VersionStatus,
+)
+
+
+def _enum(enum: type[StrEnum], name: str) -> Enum:
+    """A VARCHAR with a CHECK constraint holding the enum's wire values (no native PG enum)."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    email: Mapped[str] = mapped_column(String(254), server_default="")
+    first_name: Mapped[str] = mapped_column(String(150), server_default="")
+    last_name: Mapped[str] = mapped_column(String(150), server_default="")
+    status: Mapped[UserStatus] = mapped_column(
+        _enum(UserStatus, "user_status"), server_default=UserStatus.INCOMPLETE.value
+    )
+    is_admin: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+
+
+class ApiToken(Base):
+    """One API key per user, as DANDI; only a SHA-256 of the key is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class Dandiset(Timestamped, Base):
+    __tablename__ = "dandisets"
+
+    # Admins may choose an identifier at creation, so ids come from an identity that allows it.
+    id: Mapped[int] = mapped_column(
+        Integer, Identity(start=1, always=False), primary_key=True
+    )
+    embargo_status: Mapped[EmbargoStatus] = mapped_column(
+        _enum(EmbargoStatus, "embargo_status"), server_default=EmbargoStatus.OPEN.value
+    )
+    embargo_end_date: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (CheckConstraint("id BETWEEN 1 AND 999999", name="six_digit_id"),)
+
+
+class Version(Timestamped, Base):
+    __tablename__ = "versions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    dandiset_id: Mapped[int] = mapped_column(ForeignKey("dandisets.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(300))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB)
+    status: Mapped[VersionStatus] = mapped_column(
+        _enum(VersionStatus, "version_status"), server_default=VersionStatus.PENDING.value
+    )
+    validation_errors: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+    # Kept up to date on every asset change, so lists never aggregate over assets.
+    asset_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    size: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+    dandiset: Mapped[Dandiset] = relationship(lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("dandiset_id", "version"),
+        CheckConstraint(
+            r"version = 'draft' OR version ~ '^0\.\d{6}\.\d{4}$'", name="version_format"
+        ),
+    )
+
+
+class AssetBlob(Timestamped, Base):
+    __tablename__ = "asset_blobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    etag: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    embargoed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+    __table_args__ = (
+        UniqueConstraint("etag", "size"),
+        CheckConstraint("size >= 0", name="size_not_negative"),
+    )
+
+
+class Asset(Timestamped, Base):
+    """An immutable asset row; a change in the draft creates a new row with a new id."""
+
+    __tablename__ = "assets"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    path: Mapped[str] = mapped_column(String(512))
+    blob_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("asset_blobs.id", ondelete="RESTRICT"), index=True
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB)
+    status: Mapped[AssetStatus] = mapped_column(
+        _enum(AssetStatus, "asset_status"), server_default=AssetStatus.PENDING.value
+    )
+    validation_errors: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+    published: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+    blob: Mapped[AssetBlob | None] = relationship(lazy="raise")
+
+
+class VersionAsset(Base):
+    """Which assets a version holds; published versions share rows with the draft."""
+
+    __tablename__ = "version_assets"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    asset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assets.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    # Copied from the asset (paths never change in place) so uniqueness is a constraint.
+    path: Mapped[str] = mapped_column(String(512))
+
+    __table_args__ = (UniqueConstraint("version_id", "path"),)
+
+
+class Upload(Base):
+    """A multipart upload in progress; becomes an AssetBlob when validated."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    multipart_upload_id: Mapped[str] = mapped_column(String(256))
+    etag: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(BigInteger)
+    dandiset_id: Mapped[int] = mapped_column(
+        ForeignKey("dandisets.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    embargoed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DandisetOwner(Base):
+    __tablename__ = "dandiset_owners"
+
+    dandiset_id: Mapped[int] = mapped_column(
+        ForeignKey("dandisets.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class DandisetStar(Base):
+    __tablename__ = "dandiset_stars"
+
+    dandiset_id: Mapped[int] = mapped_column(
+        ForeignKey("dandisets.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AuditRecord(Base):
+    """Who changed what; kept after the dandiset is deleted, hence no foreign key."""
+
+    __tablename__ = "audit_records"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    dandiset_id: Mapped[int] = mapped_column(Integer, index=True)
+    username: Mapped[str] = mapped_column(String(150))
+    user_email: Mapped[str] = mapped_column(String(254))
+    user_fullname: Mapped[str] = mapped_column(String(301))
+    record_type: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class SearchOutbox(Base):
+    """Transactional outbox: a row per change search must see, drained by the search worker."""
+
+    __tablename__ = "search_outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    entity_type: Mapped[OutboxEntity] = mapped_column(_enum(OutboxEntity, "outbox_entity"))
+    entity_id: Mapped[str] = mapped_column(Text)
+    operation: Mapped[OutboxOperation] = mapped_column(
+        _enum(OutboxOperation, "outbox_operation")
+    )
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_search_outbox_entity", "entity_type", "entity_id"),)

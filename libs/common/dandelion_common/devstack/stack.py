@@ -1,0 +1,198 @@
+"""`dandelion up`: the whole archive on one machine, as supervised child processes.
+
+Start order: PostgreSQL, Redis, S3 → database, bucket, migrations, admin key → api, search
+API and the three workers. Stop order is the reverse; a child that dies takes the stack down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from dandelion_common.db.migrate import upgrade
+from dandelion_common.devstack.bootstrap import ensure_admin_key, ensure_bucket
+from dandelion_common.devstack.process import Child, DevstackError, port_is_free, wait_until
+from dandelion_common.devstack.servers import Postgres, Redis, SeaweedS3
+from dandelion_common.settings import DevstackSettings, Settings
+
+SERVICES = ("api", "search-api", "worker ingest", "worker search", "worker doi")
+
+
+class Stack:
+    def __init__(self, config: DevstackSettings) -> None:
+        self.config = config
+        self.data_dir = config.data_dir.resolve()
+        host = config.host
+        self.postgres = Postgres(self.data_dir / "postgres", host, config.postgres_port)
+        self.redis = Redis(self.data_dir / "redis", host, config.redis_port)
+        self.s3 = SeaweedS3(self.data_dir / "s3", host, config.s3_port)
+        self.children: list[Child] = []
+        self._stopping = False
+
+    # -- configuration -------------------------------------------------------------------
+    def service_env(self) -> dict[str, str]:
+        """Environment of every service: where the servers are (overrides inherited values)."""
+        host, api_port = self.config.host, self.config.api_port
+        return {
+            **os.environ,
+            "DANDELION_POSTGRES__URL": self.postgres.url,
+            "DANDELION_REDIS__URL": self.redis.url,
+            "DANDELION_S3__ENDPOINT_URL": self.s3.url,
+            "DANDELION_S3__ACCESS_KEY_ID": self.s3.access_key,
+            "DANDELION_S3__SECRET_ACCESS_KEY": self.s3.secret_key,
+            "DANDELION_API__HOST": host,
+            "DANDELION_API__PORT": str(api_port),
+            "DANDELION_API__PUBLIC_URL": os.environ.get("DANDELION_API__PUBLIC_URL", f"http://{host}:{api_port}"),
+            "DANDELION_SEARCH_API__HOST": host,
+            "DANDELION_SEARCH_API__PORT": str(self.config.search_port),
+        }
+
+    def settings(self) -> Settings:
+        env = self.service_env()
+        saved = dict(os.environ)
+        os.environ.update(env)
+        try:
+            return Settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def check_ports(self) -> None:
+        c = self.config
+        wanted = {
+            "api": [c.api_port], "search API": [c.search_port], "PostgreSQL": [c.postgres_port],
+            "Redis": [c.redis_port], "S3 (SeaweedFS, s3_port..s3_port+4 and +10000)": self.s3.ports,
+        }
+        variables = {
+            "api": "API_PORT", "search API": "SEARCH_PORT", "PostgreSQL": "POSTGRES_PORT",
+            "Redis": "REDIS_PORT",
+        }
+        for what, ports in wanted.items():
+            for port in ports:
+                if not port_is_free(c.host, port):
+                    var = "DANDELION_DEVSTACK_" + variables.get(what, "S3_PORT")
+                    raise DevstackError(
+                        f"port {port} on {c.host}, needed for {what}, is already in use.\n"
+                        f"Stop the program using it (is another `make run` still up?) or choose "
+                        f"another port with {var}=<port> (or the matching `dandelion up` option)."
+                    )
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _start(self, child: Child, ready: object, what: str, timeout: float = 60) -> None:
+        self.children.append(child)
+        child.start()
+        wait_until(ready, timeout=timeout, what=what, child=child)  # type: ignore[arg-type]
+
+    def start_servers(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._start(self.postgres.child(), self.postgres.ready, "PostgreSQL to accept connections")
+        self._start(self.redis.child(), self.redis.ready, "Redis to accept connections")
+        self._start(self.s3.child(), self.s3.ready, "S3 to answer")
+        self.postgres.create_database()
+
+    def prepare(self) -> str:
+        """Bucket, migrations and the admin key; returns the key."""
+        settings = self.settings()
+        asyncio.run(ensure_bucket(settings))
+        upgrade(settings.postgres.url)
+        return asyncio.run(ensure_admin_key(settings, self.data_dir / "admin-api-key"))
+
+    def start_services(self) -> None:
+        env = self.service_env()
+        for service in SERVICES:
+            argv = [sys.executable, "-m", "dandelion_common.cli", *service.split()]
+            child = Child(name=service.replace(" ", "-"), argv=argv, env=env, stop_timeout=40)
+            self.children.append(child)
+            child.start()
+        for port, name in ((self.config.api_port, "api"), (self.config.search_port, "search-api")):
+            url = f"http://{self.config.host}:{port}/readyz"
+            child = next(c for c in self.children if c.name == name)
+            wait_until(lambda url=url: _answers_ok(url), timeout=60, what=f"{name} to be ready", child=child)
+
+    def stop(self) -> None:
+        """Stop services first (they drain), then the servers they use."""
+        self._stopping = True
+        for group in (self.children[3:], self.children[:3]):
+            for child in reversed(group):
+                child.signal()
+            for child in reversed(group):
+                child.wait_stopped()
+        self.children.clear()
+
+    def watch(self) -> int:
+        """Block until a stop signal (0) or until a child dies on its own (1)."""
+        while not self._stopping:
+            for child in self.children:
+                if not child.running():
+                    code = child.popen.returncode if child.popen else None
+                    print(f"dandelion: {child.name} exited unexpectedly (code {code}); stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.2)
+        return 0
+
+
+def _answers_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def banner(stack: Stack, key: str) -> str:
+    c = stack.config
+    api = f"http://{c.host}:{c.api_port}/api"
+    return "\n".join([
+        "",
+        "Dandelion is running.",
+        f"  API:          {api}",
+        f"  API docs:     http://{c.host}:{c.api_port}/api/docs/",
+        f"  Search API:   http://{c.host}:{c.search_port}",
+        f"  Admin key:    {key}",
+        f"  Data folder:  {stack.data_dir}",
+        "  Official client: DANDI_API_KEY=<key> dandi ls "
+        f"{api}/dandisets/  (see README for the instance name)",
+        "Press Ctrl-C to stop.",
+        "",
+    ])
+
+
+def run(config: DevstackSettings) -> int:
+    """Start the stack, print where it is, and run until SIGINT/SIGTERM."""
+    stack = Stack(config)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    code = 0
+    try:
+        stack.check_ports()
+        stack.start_servers()
+        key = stack.prepare()
+        stack.start_services()
+        print(banner(stack, key), flush=True)
+        code = stack.watch()
+    except _Stop:
+        code = 0
+    except DevstackError as exc:
+        print(f"dandelion: {exc}", file=sys.stderr)
+        code = 2
+    finally:
+        # A second Ctrl-C must not interrupt the orderly shutdown.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+        print("dandelion: stopped", file=sys.stderr)
+    return code

@@ -1,0 +1,57 @@
+"""Typed job contracts: the only way services name each other's work.
+
+A contract fixes a job's name, its queue and its payload model; producers enqueue a payload,
+the consumer registers a handler for the contract. Payloads carry ids, never state: the job
+re-reads what it needs, so a job that runs twice (arq is at-least-once) sees the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Queue(StrEnum):
+    INGEST = "ingest"
+    SEARCH = "search"
+    DOI = "doi"
+
+    @property
+    def redis_name(self) -> str:
+        return f"dandelion:queue:{self.value}"
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+P = TypeVar("P", bound=Payload)
+
+
+@dataclass(frozen=True)
+class JobContract(Generic[P]):
+    name: str
+    queue: Queue | str
+    payload: type[P]
+    # Deterministic job id: arq refuses a second job with the same id while one is known.
+    key: Callable[[P], str] | None = None
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue.redis_name if isinstance(self.queue, Queue) else self.queue
+
+    def job_id(self, payload: P) -> str | None:
+        return f"{self.name}:{self.key(payload)}" if self.key else None
+
+
+class PingPayload(Payload):
+    token: str
+
+
+def ping_contract(queue: Queue) -> JobContract[PingPayload]:
+    """Liveness round trip through a worker: `dandelion workers ping` and the stack test."""
+    return JobContract("ping", queue, PingPayload, key=lambda p: p.token)

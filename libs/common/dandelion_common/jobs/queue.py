@@ -1,0 +1,49 @@
+"""The producer side: an arq Redis pool built at startup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings as ArqRedisSettings
+from arq.jobs import Job
+
+from dandelion_common.jobs.contracts import JobContract, P
+from dandelion_common.settings import RedisSettings
+
+
+def arq_redis_settings(settings: RedisSettings) -> ArqRedisSettings:
+    redis = ArqRedisSettings.from_dsn(settings.url)
+    redis.conn_timeout = int(max(1, settings.connect_timeout_seconds))
+    redis.conn_retries = 0
+    return redis
+
+
+class JobQueue:
+    """Enqueues jobs by contract. Use `enqueue_after_commit` from request and job code."""
+
+    def __init__(self, redis: ArqRedis) -> None:
+        self.redis = redis
+
+    @classmethod
+    async def connect(cls, settings: RedisSettings) -> JobQueue:
+        redis = await create_pool(arq_redis_settings(settings))
+        # Redis may be briefly down; readiness reports it and each call fails fast.
+        redis.connection_pool.connection_kwargs["socket_timeout"] = settings.connect_timeout_seconds
+        return cls(redis)
+
+    async def enqueue(self, contract: JobContract[P], payload: P, **options: Any) -> Job | None:
+        """Enqueue now; returns None when a job with the same deterministic id exists."""
+        return await self.redis.enqueue_job(
+            contract.name,
+            _job_id=contract.job_id(payload),
+            _queue_name=contract.queue_name,
+            **options,
+            **payload.model_dump(mode="json"),
+        )
+
+    async def ping(self) -> None:
+        await self.redis.ping()
+
+    async def close(self) -> None:
+        await self.redis.aclose()

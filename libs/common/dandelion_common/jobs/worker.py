@@ -1,0 +1,109 @@
+"""The consumer side: an arq worker per service queue, with clients built at startup, a
+per-process health key, and `job_session` as the one commit point of a job."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.worker import Function, Worker, func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dandelion_common.db.session import Database
+from dandelion_common.jobs.buffer import flush_committed_jobs
+from dandelion_common.jobs.contracts import JobContract, P, PingPayload, Queue, ping_contract
+from dandelion_common.jobs.queue import JobQueue, arq_redis_settings
+from dandelion_common.settings import Settings
+from dandelion_common.storage import S3Storage
+
+Context = dict[str, Any]
+Handler = Callable[[Context, P], Awaitable[Any]]
+
+
+def handler(contract: JobContract[P]) -> Callable[[Handler[P]], Function]:
+    """Register `fn` as the worker side of `contract`; it receives the parsed payload."""
+
+    def decorate(fn: Handler[P]) -> Function:
+        async def run(ctx: Context, **kwargs: Any) -> Any:
+            return await fn(ctx, contract.payload.model_validate(kwargs))
+
+        run.__qualname__ = run.__name__ = fn.__name__
+        return func(run, name=contract.name)
+
+    return decorate
+
+
+def health_key(queue: Queue | str, *, host: str | None = None, pid: int | None = None) -> str:
+    """One key per worker process, so a probe checks this pod's worker, not any worker."""
+    name = queue.value if isinstance(queue, Queue) else queue
+    return f"dandelion:health:{name}:{host or socket.gethostname()}:{pid or os.getpid()}"
+
+
+def ping_handler(queue: Queue) -> Function:
+    @handler(ping_contract(queue))
+    async def ping(ctx: Context, payload: PingPayload) -> dict[str, str]:
+        return {"token": payload.token, "worker": ctx["health_key"]}
+
+    return ping
+
+
+@asynccontextmanager
+async def job_session(ctx: Context) -> AsyncIterator[AsyncSession]:
+    """A session for one job: commits once when the block ends, then sends buffered jobs."""
+    db: Database = ctx["db"]
+    async with db.session() as session:
+        yield session
+        await session.commit()
+    await flush_committed_jobs(session, ctx["queue"])
+
+
+async def _startup(ctx: Context) -> None:
+    settings: Settings = ctx["settings"]
+    ctx["db"] = Database.connect(settings.postgres, application_name=f"dandelion-{ctx['queue_name']}")
+    ctx["queue"] = JobQueue(ctx["redis"])
+    ctx["storage"] = await S3Storage.connect(settings.s3)
+
+
+async def _shutdown(ctx: Context) -> None:
+    if "storage" in ctx:
+        await ctx["storage"].close()
+    if "db" in ctx:
+        await ctx["db"].dispose()
+
+
+def build_worker(
+    queue: Queue | str,
+    functions: Sequence[Function],
+    settings: Settings,
+    *,
+    burst: bool = False,
+    redis_pool: ArqRedis | None = None,
+    with_clients: bool = True,
+    handle_signals: bool = True,
+) -> Worker:
+    """An arq worker for `queue`. `with_clients=False` skips database and S3 (tests, ping)."""
+    queue_name = queue.redis_name if isinstance(queue, Queue) else queue
+    key = health_key(queue)
+    ctx: Context = {"settings": settings, "queue_name": queue_name, "health_key": key}
+    return Worker(
+        functions,
+        queue_name=queue_name,
+        redis_settings=arq_redis_settings(settings.redis),
+        redis_pool=redis_pool,
+        burst=burst,
+        ctx=ctx,
+        on_startup=_startup if with_clients else None,
+        on_shutdown=_shutdown if with_clients else None,
+        max_jobs=settings.worker.max_jobs,
+        job_timeout=settings.worker.job_timeout_seconds,
+        # On SIGTERM, running jobs get this long to finish; past it they are cancelled and
+        # stay queued, so another worker re-runs them (jobs are idempotent).
+        job_completion_wait=settings.worker.job_completion_wait_seconds,
+        health_check_interval=settings.worker.health_check_interval_seconds,
+        health_check_key=key,
+        handle_signals=handle_signals,
+    )

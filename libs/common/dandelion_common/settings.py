@@ -1,0 +1,184 @@
+"""Typed settings, one group per concern, read from ``DANDELION_*`` environment variables.
+
+Nested groups use a double underscore: ``DANDELION_POSTGRES__URL``,
+``DANDELION_S3__BUCKET``. Settings are built once at process start (``get_settings``) and
+passed down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults. Production refuses to start while any of these is still in use.
+DEV_S3_ACCESS_KEY = "dandelion-dev"
+DEV_S3_SECRET_KEY = "dandelion-dev-secret-key-not-for-production"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class PostgresSettings(BaseModel):
+    url: str = "postgresql+asyncpg://postgres@127.0.0.1:15432/postgres"
+    pool_size: int = Field(10, ge=1)
+    max_overflow: int = Field(10, ge=0)
+    pool_timeout_seconds: float = Field(10.0, gt=0)
+    connect_timeout_seconds: float = Field(5.0, gt=0)
+    # A request never waits on the database past this; it gets an error instead of hanging.
+    statement_timeout_ms: int = Field(30_000, ge=0)
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _asyncpg_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        return value
+
+
+class RedisSettings(BaseModel):
+    url: str = "redis://127.0.0.1:16379/0"
+    connect_timeout_seconds: float = Field(2.0, gt=0)
+
+
+class S3Settings(BaseModel):
+    endpoint_url: str = "http://127.0.0.1:18333"
+    # Where clients reach S3 (presigned URLs are signed for this host). Defaults to endpoint_url.
+    public_endpoint_url: str | None = None
+    region: str = "us-east-1"
+    bucket: str = "dandelion"
+    access_key_id: str = DEV_S3_ACCESS_KEY
+    secret_access_key: SecretStr = SecretStr(DEV_S3_SECRET_KEY)
+    upload_url_expiry_seconds: int = Field(7 * 24 * 3600, ge=60, le=7 * 24 * 3600)
+    download_url_expiry_seconds: int = Field(3600, ge=10, le=7 * 24 * 3600)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+    @property
+    def presign_endpoint_url(self) -> str:
+        return self.public_endpoint_url or self.endpoint_url
+
+
+class OpenSearchSettings(BaseModel):
+    # Empty means: search uses the PostgreSQL backend.
+    url: str | None = None
+    index_prefix: str = "dandelion"
+
+
+class InstanceSettings(BaseModel):
+    """Who this archive is; reported in /api/info/ and used in metadata identifiers."""
+
+    name: str = "DANDELION"
+    identifier: str | None = None  # an RRID, e.g. "RRID:SCR_017571"
+    web_url: str = "http://127.0.0.1:8085"
+    # dandischema accepts a DOI prefix only together with an identifier (RRID).
+    doi_prefix: str | None = None
+    licenses: list[str] = ["spdx:CC-BY-4.0", "spdx:CC0-1.0"]
+    cli_minimal_version: str = "0.60.0"
+    cli_bad_versions: list[str] = []
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    # The URL clients use; services.api.url in /api/info/ is this plus "/api".
+    public_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.public_url}/api"
+
+
+class SearchApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8001, ge=1, le=65535)
+
+
+class DoiSettings(BaseModel):
+    enabled: bool = False
+    prefix: str = "10.80507"  # DataCite's test prefix
+    api_url: str = "https://api.test.datacite.org"
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class WorkerSettings(BaseModel):
+    max_jobs: int = Field(4, ge=1)
+    job_timeout_seconds: int = Field(3600, ge=1)
+    # Seconds a running job may take to finish after SIGTERM before the worker exits.
+    job_completion_wait_seconds: int = Field(30, ge=0)
+    health_check_interval_seconds: int = Field(10, ge=1)
+
+
+class LoggingSettings(BaseModel):
+    level: str = "INFO"
+    json_format: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DANDELION_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    postgres: PostgresSettings = PostgresSettings()
+    redis: RedisSettings = RedisSettings()
+    s3: S3Settings = S3Settings()
+    opensearch: OpenSearchSettings = OpenSearchSettings()
+    instance: InstanceSettings = InstanceSettings()
+    api: ApiSettings = ApiSettings()
+    search_api: SearchApiSettings = SearchApiSettings()
+    doi: DoiSettings = DoiSettings()
+    worker: WorkerSettings = WorkerSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _production_is_configured(self) -> Settings:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if self.s3.access_key_id == DEV_S3_ACCESS_KEY:
+            problems.append("DANDELION_S3__ACCESS_KEY_ID is the development placeholder")
+        if self.s3.secret_access_key.get_secret_value() == DEV_S3_SECRET_KEY:
+            problems.append("DANDELION_S3__SECRET_ACCESS_KEY is the development placeholder")
+        if self.doi.enabled and not (self.doi.username and self.doi.password):
+            problems.append(
+                "DOI minting is enabled but DANDELION_DOI__USERNAME/PASSWORD are missing "
+                "(set DANDELION_DOI__ENABLED=false to run without DOIs)"
+            )
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()
+
+
+class DevstackSettings(BaseSettings):
+    """Ports and data folder of the local stack started by ``make run`` / ``dandelion up``."""
+
+    model_config = SettingsConfigDict(env_prefix="DANDELION_DEVSTACK_", extra="ignore")
+
+    data_dir: Path = Path(".dandelion")
+    host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    search_port: int = Field(8001, ge=1, le=65535)
+    postgres_port: int = Field(15432, ge=1, le=65535)
+    redis_port: int = Field(16379, ge=1, le=65535)
+    # SeaweedFS also uses s3_port+1..+4 and each of those plus 10000 (gRPC).
+    s3_port: int = Field(18333, ge=1, le=55000)

@@ -1,0 +1,165 @@
+"""S3 storage behind one module (aiobotocore): keys, multipart uploads, presigned URLs,
+ranged reads. Any S3 server works; SeaweedFS runs locally and in tests."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from dandelion_common.errors import StorageError, StorageUnavailable
+from dandelion_common.settings import S3Settings
+
+
+def blob_key(blob_id: uuid.UUID | str) -> str:
+    """`blobs/abc/def/abcdef...`: three levels spread keys over S3 prefixes."""
+    s = str(blob_id)
+    return f"blobs/{s[0:3]}/{s[3:6]}/{s}"
+
+
+def complete_multipart_body(parts: list[tuple[int, str]]) -> str:
+    """The CompleteMultipartUpload XML body for (part_number, etag) pairs."""
+    items = "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>&quot;{escape(etag.strip(chr(34)))}&quot;</ETag></Part>"
+        for n, etag in parts
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload>{items}</CompleteMultipartUpload>'
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    etag: str  # without quotes
+
+
+def _is_unavailable(exc: Exception) -> bool:
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return int(status) >= 500
+    return isinstance(exc, (BotoCoreError, OSError))
+
+
+class S3Storage:
+    """One bucket. `_client` does the work; `_presigner` signs URLs for the public endpoint."""
+
+    def __init__(self, settings: S3Settings, client: Any, presigner: Any, stack: AsyncExitStack) -> None:
+        self.settings = settings
+        self.bucket = settings.bucket
+        self._client = client
+        self._presigner = presigner
+        self._stack = stack
+
+    @classmethod
+    async def connect(cls, settings: S3Settings) -> S3Storage:
+        session = get_session()
+        config = AioConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            connect_timeout=settings.timeout_seconds,
+            read_timeout=settings.timeout_seconds,
+            retries={"max_attempts": 2, "mode": "standard"},
+        )
+        common = {
+            "region_name": settings.region,
+            "aws_access_key_id": settings.access_key_id,
+            "aws_secret_access_key": settings.secret_access_key.get_secret_value(),
+            "config": config,
+        }
+        stack = AsyncExitStack()
+        client = await stack.enter_async_context(
+            session.create_client("s3", endpoint_url=settings.endpoint_url, **common)
+        )
+        presigner = client
+        if settings.presign_endpoint_url != settings.endpoint_url:
+            presigner = await stack.enter_async_context(
+                session.create_client("s3", endpoint_url=settings.presign_endpoint_url, **common)
+            )
+        return cls(settings, client, presigner, stack)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return await getattr(self._client, method)(Bucket=self.bucket, **kwargs)
+        except (ClientError, BotoCoreError, EndpointConnectionError, OSError) as exc:
+            if _is_unavailable(exc):
+                raise StorageUnavailable(f"S3 {method} failed: {exc}") from exc
+            raise StorageError(f"S3 {method} failed: {exc}") from exc
+
+    async def ping(self) -> None:
+        await self._call("head_bucket")
+
+    async def ensure_bucket(self) -> None:
+        try:
+            await self._client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            await self._call("create_bucket")
+
+    async def create_multipart_upload(self, key: str, *, tagging: str | None = None) -> str:
+        extra = {"Tagging": tagging} if tagging else {}
+        response = await self._call("create_multipart_upload", Key=key, **extra)
+        return str(response["UploadId"])
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        await self._call("abort_multipart_upload", Key=key, UploadId=upload_id)
+
+    async def presign_upload_part(self, key: str, upload_id: str, part_number: int) -> str:
+        return await self._presign(
+            "upload_part",
+            {"Key": key, "UploadId": upload_id, "PartNumber": part_number},
+            self.settings.upload_url_expiry_seconds,
+        )
+
+    async def presign_complete(self, key: str, upload_id: str) -> str:
+        return await self._presign(
+            "complete_multipart_upload",
+            {"Key": key, "UploadId": upload_id},
+            self.settings.upload_url_expiry_seconds,
+            method="POST",
+        )
+
+    async def presign_get(self, key: str, *, filename: str | None = None, expires: int | None = None) -> str:
+        params: dict[str, Any] = {"Key": key}
+        if filename is not None:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        return await self._presign("get_object", params, expires or self.settings.download_url_expiry_seconds)
+
+    async def _presign(self, op: str, params: dict[str, Any], expires: int, method: str | None = None) -> str:
+        url = await self._presigner.generate_presigned_url(
+            op, Params={"Bucket": self.bucket, **params}, ExpiresIn=expires, HttpMethod=method
+        )
+        return str(url)
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        try:
+            response = await self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageError(f"S3 head_object failed: {exc}") from exc
+        except (BotoCoreError, OSError) as exc:
+            raise StorageUnavailable(f"S3 head_object failed: {exc}") from exc
+        return ObjectInfo(size=int(response["ContentLength"]), etag=str(response["ETag"]).strip('"'))
+
+    async def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes `start..end` inclusive, as HTTP Range counts them."""
+        response = await self._call("get_object", Key=key, Range=f"bytes={start}-{end}")
+        async with response["Body"] as body:
+            return bytes(await body.read())
+
+    async def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+        await self._call("put_object", Key=key, Body=data, ContentType=content_type)
+
+    async def delete(self, key: str) -> None:
+        await self._call("delete_object", Key=key)
+
+    def object_url(self, key: str) -> str:
+        """The unsigned URL of an object (as DANDI lists in contentUrl)."""
+        return f"{self.settings.presign_endpoint_url.rstrip('/')}/{self.bucket}/{key}"

@@ -1,0 +1,55 @@
+"""Map every error to DANDI's shapes, once, for every app."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dandelion_common.errors import ArchiveError, StorageUnavailable
+
+logger = logging.getLogger("dandelion.errors")
+
+
+def _archive_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ArchiveError)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    """Field errors as DRF renders them: `{"field": ["message"]}` with status 400."""
+    assert isinstance(exc, RequestValidationError)
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        fields.setdefault(".".join(loc) or "non_field_errors", []).append(str(error.get("msg")))
+    return JSONResponse(fields, status_code=400)
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = "Not found." if exc.status_code == 404 else exc.detail
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _storage_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("storage unavailable", extra={"error": str(exc)})
+    return JSONResponse(
+        {"detail": "Storage is temporarily unavailable."}, status_code=503, headers={"Retry-After": "5"}
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", extra={"path": request.url.path}, exc_info=exc)
+    return JSONResponse({"detail": "Internal server error."}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ArchiveError, _archive_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StorageUnavailable, _storage_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

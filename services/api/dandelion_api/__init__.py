@@ -1,0 +1,1 @@
+"""api service of the Dandelion archive."""

@@ -1,0 +1,1 @@
+"""Server information: what the dandi client reads to accept this instance."""

@@ -1,0 +1,1 @@
+"""doi service of the Dandelion archive."""

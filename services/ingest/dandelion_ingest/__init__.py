@@ -1,0 +1,1 @@
+"""ingest service of the Dandelion archive."""

@@ -1,0 +1,1 @@
+"""search service of the Dandelion archive."""

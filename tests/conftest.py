@@ -1,0 +1,116 @@
+"""Session-wide real servers, one migrated database, and a rolled-back transaction per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from fastapi import FastAPI
+from harness import ServerUrls, local_servers
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from dandelion_common.db.migrate import upgrade
+from dandelion_common.db.session import Database, create_engine
+from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.schema import configure_dandischema
+from dandelion_common.settings import Settings
+from dandelion_common.storage import S3Storage
+from dandelion_common.web.resources import Resources
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[ServerUrls]:
+    with local_servers() as urls:
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def settings(servers: ServerUrls) -> Settings:
+    settings = servers.settings()
+    configure_dandischema(settings.instance)
+    upgrade(settings.postgres.url)
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.postgres, application_name="dandelion-tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    # Code under test may commit: each commit only releases a savepoint of the outer transaction.
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def db(engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]) -> Database:
+    return Database(engine, sessionmaker)
+
+
+@pytest.fixture(scope="session")
+async def storage(settings: Settings) -> AsyncIterator[S3Storage]:
+    storage = await S3Storage.connect(settings.s3)
+    await storage.ensure_bucket()
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture(scope="session")
+async def job_queue(settings: Settings) -> AsyncIterator[JobQueue]:
+    queue = await JobQueue.connect(settings.redis)
+    yield queue
+    await queue.close()
+
+
+@pytest.fixture
+def resources(
+    settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage
+) -> Resources:
+    return Resources(settings=settings, db=db, queue=job_queue, storage=storage)
+
+
+def serve(app: FastAPI, resources: Resources) -> AsyncClient:
+    """An HTTP client for `app` wired to the test's resources (no lifespan needed)."""
+    app.state.resources = resources
+    return AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver")
+
+
+@pytest.fixture
+async def api_client(resources: Resources) -> AsyncIterator[AsyncClient]:
+    from dandelion_api.app import create_app
+
+    async with serve(create_app(resources.settings), resources) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> str:
+    """A real OpenSearch (`make opensearch`); absent locally → skip, absent in CI → fail."""
+    url = os.environ.get("DANDELION_TEST_OPENSEARCH_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but DANDELION_TEST_OPENSEARCH_URL is not set (.ci/run starts one)")
+        pytest.skip("no OpenSearch: run `eval $(make -s opensearch)` to enable these tests")
+    return url

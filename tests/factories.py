@@ -1,0 +1,98 @@
+"""Factories per aggregate: each builds a consistent aggregate with sensible defaults."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dandelion_common.auth import generate_api_key, hash_api_key
+from dandelion_common.db.enums import EmbargoStatus, UserStatus
+from dandelion_common.db.models import (
+    ApiToken,
+    Asset,
+    AssetBlob,
+    Dandiset,
+    DandisetOwner,
+    User,
+    Version,
+    VersionAsset,
+)
+
+_seq = itertools.count(1)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    status: UserStatus = UserStatus.APPROVED,
+    admin: bool = False,
+    **fields: Any,
+) -> tuple[User, str]:
+    """A user and their API key (only the key's hash is stored)."""
+    n = next(_seq)
+    user = User(
+        username=fields.pop("username", f"user{n}-{uuid.uuid4().hex[:6]}"),
+        email=fields.pop("email", f"user{n}@example.org"),
+        first_name=fields.pop("first_name", "Ada"),
+        last_name=fields.pop("last_name", f"Lovelace{n}"),
+        status=status,
+        is_admin=admin,
+        **fields,
+    )
+    session.add(user)
+    await session.flush()
+    key = generate_api_key()
+    session.add(ApiToken(user_id=user.id, key_hash=hash_api_key(key)))
+    await session.flush()
+    return user, key
+
+
+async def create_dandiset(
+    session: AsyncSession,
+    *,
+    owner: User,
+    name: str = "A test dandiset",
+    embargo_status: EmbargoStatus = EmbargoStatus.OPEN,
+) -> tuple[Dandiset, Version]:
+    """A dandiset with its draft version and one owner."""
+    dandiset = Dandiset(embargo_status=embargo_status)
+    session.add(dandiset)
+    await session.flush()
+    draft = Version(
+        dandiset_id=dandiset.id,
+        version="draft",
+        name=name,
+        metadata_={"name": name, "schemaKey": "Dandiset", "description": "For tests."},
+    )
+    session.add_all([draft, DandisetOwner(dandiset_id=dandiset.id, user_id=owner.id)])
+    await session.flush()
+    return dandiset, draft
+
+
+async def create_blob(session: AsyncSession, *, content: bytes = b"nwb bytes") -> AssetBlob:
+    """A blob row with the dandi-etag of `content` as one part (no S3 object)."""
+    md5 = hashlib.md5(content, usedforsecurity=False).digest()
+    etag = hashlib.md5(md5, usedforsecurity=False).hexdigest() + "-1"
+    blob = AssetBlob(etag=etag, size=len(content), sha256=hashlib.sha256(content).hexdigest())
+    session.add(blob)
+    await session.flush()
+    return blob
+
+
+async def create_asset(
+    session: AsyncSession, *, version: Version, path: str, blob: AssetBlob | None = None
+) -> Asset:
+    """An asset in `version`, with the version's counters kept in step."""
+    blob = blob or await create_blob(session, content=path.encode())
+    asset = Asset(path=path, blob_id=blob.id, metadata_={"path": path, "schemaKey": "Asset"})
+    session.add(asset)
+    await session.flush()
+    session.add(VersionAsset(version_id=version.id, asset_id=asset.id, path=path))
+    version.asset_count += 1
+    version.size += blob.size
+    await session.flush()
+    return asset
