@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fastapi import FastAPI
-from harness import ServerUrls, local_servers
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from dandelion_common.db.migrate import upgrade
 from dandelion_common.db.session import Database, create_engine
+from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings
@@ -22,7 +22,7 @@ from dandelion_common.web.resources import Resources
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[ServerUrls]:
-    with local_servers() as urls:
+    with ephemeral_servers() as urls:
         yield urls
 
 

@@ -56,8 +56,13 @@ def _serve(name: str, host: str, port: int) -> None:
     settings = get_settings()
     configure_logging(settings.logging, service=name)
     uvicorn.run(
-        APPS[name], factory=True, host=host, port=port, log_config=None,
-        proxy_headers=True, timeout_graceful_shutdown=30,
+        APPS[name],
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
     )
 
 

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults. Production refuses to start while any of these is still in use.
 DEV_S3_ACCESS_KEY = "dandelion-dev"
-DEV_S3_SECRET_KEY = "dandelion-dev-secret-key-not-for-production"
+DEV_S3_SECRET_KEY = "dandelion-dev-secret-key-not-for-production"  # noqa: S105 - see above
 
 
 class Environment(StrEnum):
@@ -120,6 +120,8 @@ class WorkerSettings(BaseModel):
     # Seconds a running job may take to finish after SIGTERM before the worker exits.
     job_completion_wait_seconds: int = Field(30, ge=0)
     health_check_interval_seconds: int = Field(10, ge=1)
+    # How often an idle worker looks for new jobs: the floor of a job's pickup latency.
+    poll_delay_seconds: float = Field(0.1, gt=0)
 
 
 class LoggingSettings(BaseModel):

@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from types_aiobotocore_s3 import S3Client
 
 from dandelion_common.errors import StorageError, StorageUnavailable
 from dandelion_common.settings import S3Settings
@@ -29,7 +30,8 @@ def complete_multipart_body(parts: list[tuple[int, str]]) -> str:
         f"<Part><PartNumber>{n}</PartNumber><ETag>&quot;{escape(etag.strip(chr(34)))}&quot;</ETag></Part>"
         for n, etag in parts
     )
-    return f'<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload>{items}</CompleteMultipartUpload>'
+    header = '<?xml version="1.0" encoding="UTF-8"?>'
+    return f"{header}<CompleteMultipartUpload>{items}</CompleteMultipartUpload>"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,9 @@ def _is_unavailable(exc: Exception) -> bool:
 class S3Storage:
     """One bucket. `_client` does the work; `_presigner` signs URLs for the public endpoint."""
 
-    def __init__(self, settings: S3Settings, client: Any, presigner: Any, stack: AsyncExitStack) -> None:
+    def __init__(
+        self, settings: S3Settings, client: S3Client, presigner: S3Client, stack: AsyncExitStack
+    ) -> None:
         self.settings = settings
         self.bucket = settings.bucket
         self._client = client
@@ -65,21 +69,24 @@ class S3Storage:
             read_timeout=settings.timeout_seconds,
             retries={"max_attempts": 2, "mode": "standard"},
         )
-        common = {
-            "region_name": settings.region,
-            "aws_access_key_id": settings.access_key_id,
-            "aws_secret_access_key": settings.secret_access_key.get_secret_value(),
-            "config": config,
-        }
         stack = AsyncExitStack()
-        client = await stack.enter_async_context(
-            session.create_client("s3", endpoint_url=settings.endpoint_url, **common)
-        )
+
+        async def client_for(endpoint_url: str) -> S3Client:
+            return await stack.enter_async_context(
+                session.create_client(
+                    "s3",
+                    endpoint_url=endpoint_url,
+                    region_name=settings.region,
+                    aws_access_key_id=settings.access_key_id,
+                    aws_secret_access_key=settings.secret_access_key.get_secret_value(),
+                    config=config,
+                )
+            )
+
+        client = await client_for(settings.endpoint_url)
         presigner = client
         if settings.presign_endpoint_url != settings.endpoint_url:
-            presigner = await stack.enter_async_context(
-                session.create_client("s3", endpoint_url=settings.presign_endpoint_url, **common)
-            )
+            presigner = await client_for(settings.presign_endpoint_url)
         return cls(settings, client, presigner, stack)
 
     async def close(self) -> None:
@@ -125,15 +132,25 @@ class S3Storage:
             method="POST",
         )
 
-    async def presign_get(self, key: str, *, filename: str | None = None, expires: int | None = None) -> str:
+    async def presign_get(
+        self, key: str, *, filename: str | None = None, expires: int | None = None
+    ) -> str:
         params: dict[str, Any] = {"Key": key}
         if filename is not None:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
-        return await self._presign("get_object", params, expires or self.settings.download_url_expiry_seconds)
+        return await self._presign(
+            "get_object", params, expires or self.settings.download_url_expiry_seconds
+        )
 
-    async def _presign(self, op: str, params: dict[str, Any], expires: int, method: str | None = None) -> str:
+    async def _presign(
+        self, op: str, params: dict[str, Any], expires: int, method: str | None = None
+    ) -> str:
+        extra = {"HttpMethod": method} if method else {}
         url = await self._presigner.generate_presigned_url(
-            op, Params={"Bucket": self.bucket, **params}, ExpiresIn=expires, HttpMethod=method
+            op,
+            Params={"Bucket": self.bucket, **params},
+            ExpiresIn=expires,
+            **extra,
         )
         return str(url)
 
@@ -146,7 +163,9 @@ class S3Storage:
             raise StorageError(f"S3 head_object failed: {exc}") from exc
         except (BotoCoreError, OSError) as exc:
             raise StorageUnavailable(f"S3 head_object failed: {exc}") from exc
-        return ObjectInfo(size=int(response["ContentLength"]), etag=str(response["ETag"]).strip('"'))
+        return ObjectInfo(
+            size=int(response["ContentLength"]), etag=str(response["ETag"]).strip('"')
+        )
 
     async def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes `start..end` inclusive, as HTTP Range counts them."""
@@ -154,7 +173,9 @@ class S3Storage:
         async with response["Body"] as body:
             return bytes(await body.read())
 
-    async def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+    async def put(
+        self, key: str, data: bytes, *, content_type: str = "application/octet-stream"
+    ) -> None:
         await self._call("put_object", Key=key, Body=data, ContentType=content_type)
 
     async def delete(self, key: str) -> None:

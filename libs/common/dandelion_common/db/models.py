@@ -88,9 +88,7 @@ class Dandiset(Timestamped, Base):
     __tablename__ = "dandisets"
 
     # Admins may choose an identifier at creation, so ids come from an identity that allows it.
-    id: Mapped[int] = mapped_column(
-        Integer, Identity(start=1, always=False), primary_key=True
-    )
+    id: Mapped[int] = mapped_column(Integer, Identity(start=1, always=False), primary_key=True)
     embargo_status: Mapped[EmbargoStatus] = mapped_column(
         _enum(EmbargoStatus, "embargo_status"), server_default=EmbargoStatus.OPEN.value
     )
@@ -246,9 +244,7 @@ class SearchOutbox(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     entity_type: Mapped[OutboxEntity] = mapped_column(_enum(OutboxEntity, "outbox_entity"))
     entity_id: Mapped[str] = mapped_column(Text)
-    operation: Mapped[OutboxOperation] = mapped_column(
-        _enum(OutboxOperation, "outbox_operation")
-    )
+    operation: Mapped[OutboxOperation] = mapped_column(_enum(OutboxOperation, "outbox_operation"))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_search_outbox_entity", "entity_type", "entity_id"),)

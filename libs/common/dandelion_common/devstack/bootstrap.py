@@ -24,17 +24,28 @@ async def ensure_bucket(settings: Settings) -> None:
         await storage.close()
 
 
-async def ensure_admin_key(settings: Settings, key_file: Path) -> str:
+def admin_key(key_file: Path) -> str:
     """The local admin's API key, kept in `key_file` (mode 0600) so it survives restarts."""
     key = key_file.read_text().strip() if key_file.exists() else generate_api_key()
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    return key
+
+
+async def ensure_admin(settings: Settings, key: str) -> None:
+    """An approved admin user holding `key` (idempotent)."""
     db = Database.connect(settings.postgres, application_name="dandelion-devstack")
     try:
         async with db.session() as session:
             user = await session.scalar(select(User).where(User.username == ADMIN_USERNAME))
             if user is None:
                 user = User(
-                    username=ADMIN_USERNAME, email="admin@localhost", first_name="Local",
-                    last_name="Admin", status=UserStatus.APPROVED, is_admin=True,
+                    username=ADMIN_USERNAME,
+                    email="admin@localhost",
+                    first_name="Local",
+                    last_name="Admin",
+                    status=UserStatus.APPROVED,
+                    is_admin=True,
                 )
                 session.add(user)
                 await session.flush()
@@ -46,6 +57,3 @@ async def ensure_admin_key(settings: Settings, key_file: Path) -> str:
             await session.commit()
     finally:
         await db.dispose()
-    key_file.write_text(key + "\n")
-    key_file.chmod(0o600)
-    return key

@@ -44,6 +44,22 @@ def unprivileged_ids() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
+@dataclass(frozen=True)
+class RunAs:
+    """Popen's user/group/extra_groups: nobody when we are root and must drop privileges."""
+
+    user: int | None = None
+    group: int | None = None
+    extra_groups: list[int] | None = None
+
+    @classmethod
+    def for_server(cls, unprivileged: bool) -> RunAs:
+        if not (unprivileged and is_root()):
+            return cls()
+        uid, gid = unprivileged_ids()
+        return cls(uid, gid, [])
+
+
 def hand_over(path: Path) -> None:
     """As root, give `path` to nobody and make its parents traversable."""
     if not is_root():
@@ -101,10 +117,7 @@ class Child:
         if self.log is not None:
             self.log.parent.mkdir(parents=True, exist_ok=True)
             out = self.log.open("ab")
-        ids: dict[str, object] = {}
-        if self.unprivileged and is_root():
-            uid, gid = unprivileged_ids()
-            ids = {"user": uid, "group": gid, "extra_groups": []}
+        run_as = RunAs.for_server(self.unprivileged)
         try:
             self.popen = subprocess.Popen(  # noqa: S603 - argv is built by us, no shell
                 self.argv,
@@ -114,7 +127,9 @@ class Child:
                 stderr=subprocess.STDOUT if out else None,
                 start_new_session=True,
                 preexec_fn=_death_signal(self.stop_signal),  # noqa: PLW1509 - see _death_signal
-                **ids,  # type: ignore[arg-type]
+                user=run_as.user,
+                group=run_as.group,
+                extra_groups=run_as.extra_groups,
             )
         finally:
             if out is not None:
@@ -152,7 +167,9 @@ class Child:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str, child: Child | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool], *, timeout: float, what: str, child: Child | None = None
+) -> None:
     """Poll `check` until it is true; fail with the child's log if it died or time ran out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

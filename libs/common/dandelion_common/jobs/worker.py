@@ -63,7 +63,9 @@ async def job_session(ctx: Context) -> AsyncIterator[AsyncSession]:
 
 async def _startup(ctx: Context) -> None:
     settings: Settings = ctx["settings"]
-    ctx["db"] = Database.connect(settings.postgres, application_name=f"dandelion-{ctx['queue_name']}")
+    ctx["db"] = Database.connect(
+        settings.postgres, application_name=f"dandelion-{ctx['queue_name']}"
+    )
     ctx["queue"] = JobQueue(ctx["redis"])
     ctx["storage"] = await S3Storage.connect(settings.s3)
 
@@ -104,6 +106,7 @@ def build_worker(
         # stay queued, so another worker re-runs them (jobs are idempotent).
         job_completion_wait=settings.worker.job_completion_wait_seconds,
         health_check_interval=settings.worker.health_check_interval_seconds,
+        poll_delay=settings.worker.poll_delay_seconds,
         health_check_key=key,
         handle_signals=handle_signals,
     )

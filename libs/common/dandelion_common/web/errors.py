@@ -38,7 +38,9 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
 def _storage_unavailable(_: Request, exc: Exception) -> JSONResponse:
     logger.warning("storage unavailable", extra={"error": str(exc)})
     return JSONResponse(
-        {"detail": "Storage is temporarily unavailable."}, status_code=503, headers={"Retry-After": "5"}
+        {"detail": "Storage is temporarily unavailable."},
+        status_code=503,
+        headers={"Retry-After": "5"},
     )
 
 

@@ -4,31 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from dandelion_api.info.schemas import ServerInfo
 from dandelion_api.info.service import server_info
-from dandelion_common.settings import Settings
 
 router = APIRouter(tags=["info"])
 root_router = APIRouter(include_in_schema=False)
 
 
-def get_app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def get_info_document(request: Request) -> bytes:
+    """The rendered document, built once per app: it only changes with the settings."""
+    state = request.app.state
+    if getattr(state, "info_document", None) is None:
+        info = server_info(state.settings)
+        state.info_document = info.model_dump_json(by_alias=True).encode()
+    document: bytes = state.info_document
+    return document
 
 
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+InfoDocument = Annotated[bytes, Depends(get_info_document)]
 
 
-@router.get("/info/", response_model=ServerInfo, response_model_by_alias=True)
-async def get_info(settings: SettingsDep) -> ServerInfo:
+@router.get("/info/", response_model=ServerInfo, response_class=Response)
+async def get_info(document: InfoDocument) -> Response:
     """Server information: schema version, service URLs and supported client versions."""
-    return server_info(settings)
+    return Response(document, media_type="application/json")
 
 
-@root_router.get("/server-info", response_model=ServerInfo, response_model_by_alias=True)
-async def get_server_info(settings: SettingsDep) -> ServerInfo:
+@root_router.get("/server-info", response_class=Response)
+async def get_server_info(document: InfoDocument) -> Response:
     """The same document at the address the dandi client tries first for a bare URL."""
-    return server_info(settings)
+    return Response(document, media_type="application/json")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dandelion_api.info.schemas import ServerInfo, ServiceUrl, Services
+from dandelion_api.info.schemas import ServerInfo, Services, ServiceUrl
 from dandelion_common import __version__
 from dandelion_common.schema import ALLOWED_SCHEMA_VERSIONS, SCHEMA_VERSION, instance_config
 from dandelion_common.settings import Settings
@@ -13,7 +13,9 @@ CLI_REQUIRES_PYTHON = ">=3.10"
 def server_info(settings: Settings) -> ServerInfo:
     api_url = settings.api.api_url
     return ServerInfo(
-        instance_config=instance_config(settings.instance).model_dump(mode="json", exclude_none=False),
+        instance_config=instance_config(settings.instance).model_dump(
+            mode="json", exclude_none=False
+        ),
         schema_version=SCHEMA_VERSION,
         schema_url=f"{api_url}/schemas/?model=Dandiset",
         allowed_schema_versions=ALLOWED_SCHEMA_VERSIONS,

@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_asset_blobs")),
         sa.UniqueConstraint("etag", "size", name=op.f("uq_asset_blobs_etag_size")),
     )
-    op.create_index(
-        op.f("ix_asset_blobs_sha256"), "asset_blobs", ["sha256"], unique=False
-    )
+    op.create_index(op.f("ix_asset_blobs_sha256"), "asset_blobs", ["sha256"], unique=False)
     op.create_table(
         "audit_records",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -75,9 +73,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "dandisets",
-        sa.Column(
-            "id", sa.Integer(), sa.Identity(always=False, start=1), nullable=False
-        ),
+        sa.Column("id", sa.Integer(), sa.Identity(always=False, start=1), nullable=False),
         sa.Column(
             "embargo_status",
             sa.Enum(
@@ -105,9 +101,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "id BETWEEN 1 AND 999999", name=op.f("ck_dandisets_six_digit_id")
-        ),
+        sa.CheckConstraint("id BETWEEN 1 AND 999999", name=op.f("ck_dandisets_six_digit_id")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dandisets")),
     )
     op.create_table(
@@ -158,12 +152,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), sa.Identity(always=False), nullable=False),
         sa.Column("username", sa.String(length=150), nullable=False),
         sa.Column("email", sa.String(length=254), server_default="", nullable=False),
-        sa.Column(
-            "first_name", sa.String(length=150), server_default="", nullable=False
-        ),
-        sa.Column(
-            "last_name", sa.String(length=150), server_default="", nullable=False
-        ),
+        sa.Column("first_name", sa.String(length=150), server_default="", nullable=False),
+        sa.Column("last_name", sa.String(length=150), server_default="", nullable=False),
         sa.Column(
             "status",
             sa.Enum(
@@ -282,9 +272,7 @@ def upgrade() -> None:
             name=op.f("fk_dandiset_owners_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "dandiset_id", "user_id", name=op.f("pk_dandiset_owners")
-        ),
+        sa.PrimaryKeyConstraint("dandiset_id", "user_id", name=op.f("pk_dandiset_owners")),
     )
     op.create_index(
         op.f("ix_dandiset_owners_user_id"), "dandiset_owners", ["user_id"], unique=False
@@ -311,13 +299,9 @@ def upgrade() -> None:
             name=op.f("fk_dandiset_stars_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "dandiset_id", "user_id", name=op.f("pk_dandiset_stars")
-        ),
+        sa.PrimaryKeyConstraint("dandiset_id", "user_id", name=op.f("pk_dandiset_stars")),
     )
-    op.create_index(
-        op.f("ix_dandiset_stars_user_id"), "dandiset_stars", ["user_id"], unique=False
-    )
+    op.create_index(op.f("ix_dandiset_stars_user_id"), "dandiset_stars", ["user_id"], unique=False)
     op.create_table(
         "uploads",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -347,9 +331,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_uploads")),
     )
-    op.create_index(
-        op.f("ix_uploads_dandiset_id"), "uploads", ["dandiset_id"], unique=False
-    )
+    op.create_index(op.f("ix_uploads_dandiset_id"), "uploads", ["dandiset_id"], unique=False)
     op.create_table(
         "versions",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -405,9 +387,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_versions")),
-        sa.UniqueConstraint(
-            "dandiset_id", "version", name=op.f("uq_versions_dandiset_id_version")
-        ),
+        sa.UniqueConstraint("dandiset_id", "version", name=op.f("uq_versions_dandiset_id_version")),
     )
     op.create_table(
         "version_assets",
@@ -426,12 +406,8 @@ def upgrade() -> None:
             name=op.f("fk_version_assets_version_id_versions"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "version_id", "asset_id", name=op.f("pk_version_assets")
-        ),
-        sa.UniqueConstraint(
-            "version_id", "path", name=op.f("uq_version_assets_version_id_path")
-        ),
+        sa.PrimaryKeyConstraint("version_id", "asset_id", name=op.f("pk_version_assets")),
+        sa.UniqueConstraint("version_id", "path", name=op.f("uq_version_assets_version_id_path")),
     )
     op.create_index(
         op.f("ix_version_assets_asset_id"), "version_assets", ["asset_id"], unique=False

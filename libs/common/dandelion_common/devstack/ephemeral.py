@@ -1,4 +1,5 @@
-"""Real backing servers for the test session: started here, or given by the environment.
+"""Throwaway backing servers (tests, benchmarks): started in a temporary folder on free
+ports, or taken from the environment.
 
 Set DANDELION_TEST_POSTGRES_URL, DANDELION_TEST_REDIS_URL and DANDELION_TEST_S3_URL (with
 DANDELION_TEST_S3_ACCESS_KEY / _SECRET_KEY) to use servers you run yourself.
@@ -13,7 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dandelion_common.devstack.process import Child, free_port, wait_until
+from pydantic import SecretStr
+
+from dandelion_common.devstack.process import Child, free_port, port_is_free, wait_until
 from dandelion_common.devstack.servers import Postgres, Redis, SeaweedS3
 from dandelion_common.settings import (
     DEV_S3_ACCESS_KEY,
@@ -45,15 +48,13 @@ class ServerUrls:
                 endpoint_url=self.s3,
                 bucket=bucket,
                 access_key_id=self.s3_access_key,
-                secret_access_key=self.s3_secret_key,  # type: ignore[arg-type]
+                secret_access_key=SecretStr(self.s3_secret_key),
             ),
         )
 
 
-def _s3_base_port() -> int:
+def s3_base_port() -> int:
     """A port p with p..p+4 and their +10000 twins free (SeaweedFS listens on all of them)."""
-    from dandelion_common.devstack.process import port_is_free
-
     for _ in range(50):
         base = free_port(HOST)
         ports = [base + i for i in range(5)] + [base + i + 10000 for i in range(5)]
@@ -63,7 +64,7 @@ def _s3_base_port() -> int:
 
 
 @contextmanager
-def local_servers() -> Iterator[ServerUrls]:
+def ephemeral_servers() -> Iterator[ServerUrls]:
     env = os.environ
     if env.get("DANDELION_TEST_POSTGRES_URL"):
         yield ServerUrls(
@@ -78,7 +79,7 @@ def local_servers() -> Iterator[ServerUrls]:
     root.chmod(0o755)  # PostgreSQL runs as nobody when the tests run as root
     postgres = Postgres(root / "postgres", HOST, free_port(HOST), durable=False)
     redis = Redis(root / "redis", HOST, free_port(HOST), durable=False)
-    s3 = SeaweedS3(root / "s3", HOST, _s3_base_port())
+    s3 = SeaweedS3(root / "s3", HOST, s3_base_port())
     children: list[Child] = []
     try:
         for server in (postgres, redis, s3):

@@ -1,0 +1,23 @@
+"""Run every benchmark against throwaway local servers and print one table."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench import bench_foundation
+from bench.table import Row, render
+from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
+
+
+async def collect(urls: ServerUrls) -> list[Row]:
+    return await bench_foundation.run(urls)
+
+
+def main() -> None:
+    with ephemeral_servers() as urls:
+        rows = asyncio.run(collect(urls))
+    print(render(rows))
+
+
+if __name__ == "__main__":
+    main()

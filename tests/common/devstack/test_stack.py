@@ -1,0 +1,165 @@
+"""`dandelion up` as a user runs it: the stack answers, workers run jobs, and SIGTERM
+leaves no process behind. A busy port is refused with a clear message."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from dandelion_common.devstack.ephemeral import s3_base_port
+from dandelion_common.devstack.process import free_port
+from dandelion_common.jobs.contracts import PingPayload, Queue, ping_contract
+from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.settings import RedisSettings
+
+pytestmark = pytest.mark.slow
+
+
+def stack_env(data_dir: Path) -> dict[str, str]:
+    ports = {
+        "API_PORT": free_port(),
+        "SEARCH_PORT": free_port(),
+        "POSTGRES_PORT": free_port(),
+        "REDIS_PORT": free_port(),
+        "S3_PORT": s3_base_port(),
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DANDELION_")}
+    env |= {f"DANDELION_DEVSTACK_{k}": str(v) for k, v in ports.items()}
+    env |= {"DANDELION_DEVSTACK_DATA_DIR": str(data_dir), "DANDELION_LOGGING__LEVEL": "WARNING"}
+    return env
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="dandelion-stack-"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def stack(data_dir: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    env = stack_env(data_dir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dandelion_common.cli", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield proc, env
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def wait_for_info(proc: subprocess.Popen[str], url: str, timeout: float = 120) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            response = httpx.get(url, timeout=1)
+            if response.status_code == 200:
+                info: dict[str, object] = response.json()
+                return info
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+async def ping_workers(redis_url: str) -> set[str]:
+    """Each worker answers a ping job through its own queue."""
+    queue = await JobQueue.connect(RedisSettings(url=redis_url))
+    try:
+        answered = set()
+        for name in Queue:
+            job = await queue.enqueue(ping_contract(name), PingPayload(token=uuid.uuid4().hex))
+            assert job is not None
+            result = await job.result(timeout=30)
+            answered.add(result["worker"].split(":")[2])
+        return answered
+    finally:
+        await queue.close()
+
+
+def test_stack_starts_answers_and_stops_without_leftovers(
+    stack: tuple[subprocess.Popen[str], dict[str, str]],
+) -> None:
+    proc, env = stack
+    api = f"http://127.0.0.1:{env['DANDELION_DEVSTACK_API_PORT']}"
+    info = wait_for_info(proc, f"{api}/api/info/")
+    services = info["services"]
+    assert isinstance(services, dict)
+    assert services["api"]["url"] == f"{api}/api"
+
+    descendants = psutil.Process(proc.pid).children(recursive=True)
+    names = " ".join(" ".join(p.cmdline()) for p in descendants)
+    for expected in (
+        "postgres",
+        "redis-server",
+        "weed",
+        " api",
+        "search-api",
+        "worker ingest",
+        "worker search",
+        "worker doi",
+    ):
+        assert expected in names, f"{expected} is not running"
+    redis_url = f"redis://127.0.0.1:{env['DANDELION_DEVSTACK_REDIS_PORT']}/0"
+    assert asyncio.run(ping_workers(redis_url)) == {"ingest", "search", "doi"}
+
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, output
+    survivors = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert survivors == [], [p.cmdline() for p in survivors]
+    assert "Admin key:" in output
+
+
+def test_dandi_client_accepts_the_running_instance(
+    stack: tuple[subprocess.Popen[str], dict[str, str]],
+) -> None:
+    """The official client resolves a bare URL via /server-info and trusts services.api.url."""
+    from dandi.utils import get_instance
+
+    proc, env = stack
+    api = f"http://127.0.0.1:{env['DANDELION_DEVSTACK_API_PORT']}"
+    wait_for_info(proc, f"{api}/api/info/")
+    instance = get_instance(f"{api}/api")
+    assert instance.api == f"{api}/api"
+    assert instance.name == f"127.0.0.1:{env['DANDELION_DEVSTACK_API_PORT']}"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+
+
+def test_busy_port_is_refused_clearly(data_dir: Path) -> None:
+    env = stack_env(data_dir)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", int(env["DANDELION_DEVSTACK_API_PORT"])))
+        squatter.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "dandelion_common.cli", "up"],
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"port {env['DANDELION_DEVSTACK_API_PORT']}" in result.stderr
+    assert "already in use" in result.stderr
+    assert "DANDELION_DEVSTACK_API_PORT" in result.stderr
+    assert not (data_dir / "postgres").exists()  # refused before anything started
