@@ -60,6 +60,20 @@ class RunAs:
         return cls(uid, gid, [])
 
 
+def make_traversable(path: Path) -> None:
+    """As root, let nobody reach `path`: add only the search bit (o+x, not o+r) to parents.
+
+    A checkout in a 0700 folder (mktemp -d, /root) would otherwise hide the venv's server
+    binaries and the data folder from the unprivileged server process.
+    """
+    if not is_root():
+        return
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if mode & 0o001 == 0:
+            parent.chmod(mode | 0o001)
+
+
 def hand_over(path: Path) -> None:
     """As root, give `path` to nobody and make its parents traversable."""
     if not is_root():
@@ -67,10 +81,7 @@ def hand_over(path: Path) -> None:
     uid, gid = unprivileged_ids()
     for sub in [path, *path.rglob("*")]:
         os.chown(sub, uid, gid, follow_symlinks=False)
-    for parent in path.parents:
-        mode = parent.stat().st_mode
-        if mode & 0o001 == 0:
-            parent.chmod(mode | 0o011)
+    make_traversable(path)
 
 
 def port_is_free(host: str, port: int) -> bool:

@@ -18,6 +18,7 @@ from dandelion_common.devstack.process import (
     DevstackError,
     RunAs,
     hand_over,
+    make_traversable,
     port_answers,
 )
 from dandelion_common.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
@@ -57,6 +58,7 @@ class Postgres:
 
     def _run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         run_as = RunAs.for_server(unprivileged=True)
+        make_traversable(self.bin_dir)
         return subprocess.run(  # noqa: S603 - fixed argv
             [str(self.bin_dir / argv[0]), *argv[1:]],
             capture_output=True,
