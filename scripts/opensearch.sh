@@ -18,7 +18,8 @@
 #   OPENSEARCH_VERSION          default 2.19.3
 #   OPENSEARCH_PORT             HTTP port, default 19200
 #   OPENSEARCH_TRANSPORT_PORT   default 19300
-#   OPENSEARCH_HOME_DIR         runtime dir (config copy, data, logs, pid), default <repo>/.dandelion/opensearch
+#   OPENSEARCH_HOME_DIR         runtime dir (config copy, data, logs, pid), default
+#                               <repo>/.dandelion/opensearch (as root: /var/tmp/..., see below)
 #   DANDELION_CACHE_DIR         cache root, default ~/.cache/dandelion (distribution under opensearch/)
 #   OPENSEARCH_JAVA_HOME        JDK to run with, default: the `java` on PATH
 #   OPENSEARCH_JAVA_OPTS        default "-Xms512m -Xmx512m"
@@ -33,8 +34,8 @@
 #     $HOME is usually mode 0700, and we prefer not to loosen it: when `nobody` cannot reach
 #     the cache dir, the distribution goes to <repo>/.dandelion/cache instead (the download
 #     itself stays cached in ~/.m2, so this costs one local copy and unzip, a few seconds).
-#   * if the runtime dir itself is not reachable by nobody (a repo under /root), it moves to
-#     /var/tmp/dandelion-opensearch-<hash of the repo path> (the same path for start and stop).
+#   * as root, the runtime dir is /var/tmp/dandelion-opensearch-<hash of the repo path>
+#     (the same path for start and stop, whatever happens to permissions in between).
 set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -81,10 +82,12 @@ resolve_dirs() {
       cache_root="/var/tmp/dandelion-cache"
     fi
   fi
-  if is_root && ! nobody_can_reach "$RUN_DIR"; then
-    [[ -z "${OPENSEARCH_HOME_DIR:-}" ]] \
-      || die "OPENSEARCH_HOME_DIR=$RUN_DIR is not reachable by user $RUN_USER"
+  if is_root && [[ -z "${OPENSEARCH_HOME_DIR:-}" ]]; then
+    # As root the runtime dir never depends on permissions (which other tools may change
+    # between `start` and `stop`): it is always this path, keyed by the checkout.
     RUN_DIR="/var/tmp/dandelion-opensearch-$(printf '%s' "$REPO_DIR" | sha1sum | cut -c1-12)"
+  elif is_root && ! nobody_can_reach "$RUN_DIR"; then
+    die "OPENSEARCH_HOME_DIR=$RUN_DIR is not reachable by user $RUN_USER"
   fi
   CACHE_DIR="$cache_root/opensearch"
   DIST_DIR="$CACHE_DIR/opensearch-$VERSION"
