@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
+# uv trusts the system certificate store, as pip does (matters behind TLS-inspecting proxies).
+export UV_SYSTEM_CERTS := 1
 
 .PHONY: help install run test lint fmt bench migrate opensearch opensearch-stop lock clean
 
