@@ -120,6 +120,17 @@ def test_stack_starts_answers_and_stops_without_leftovers(
         assert expected in names, f"{expected} is not running"
     redis_url = f"redis://127.0.0.1:{env['DANDELION_DEVSTACK_REDIS_PORT']}/0"
     assert asyncio.run(ping_workers(redis_url)) == {"ingest", "search", "doi"}
+    probe_env = env | {"DANDELION_REDIS__URL": redis_url}
+    for queue in ("ingest", "search", "doi"):  # the per-pod probe Kubernetes will use
+        probe = subprocess.run(
+            [sys.executable, "-m", "dandelion_common.cli", "worker-health", queue],
+            env=probe_env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert probe.returncode == 0, probe.stderr
 
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=120)

@@ -56,9 +56,8 @@ class ServerUrls:
 def s3_base_port() -> int:
     """A port p with p..p+4 and their +10000 twins free (SeaweedFS listens on all of them)."""
     for _ in range(50):
-        base = free_port(HOST)
-        ports = [base + i for i in range(5)] + [base + i + 10000 for i in range(5)]
-        if base + 10004 < 65536 and all(port_is_free(HOST, p) for p in ports):
+        base = free_port(HOST, span=5)
+        if all(port_is_free(HOST, p + 10_000) for p in range(base, base + 5)):
             return base
     raise RuntimeError("no free port range for SeaweedFS")
 

@@ -11,6 +11,7 @@ import ctypes
 import errno
 import os
 import pwd
+import random
 import signal
 import socket
 import subprocess
@@ -96,10 +97,27 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port(host: str = "127.0.0.1", *, span: int = 1) -> int:
+    """A port p with p..p+span-1 free, below the kernel's ephemeral range.
+
+    Ports the kernel hands out for outgoing connections (the ephemeral range) could be taken
+    between this check and the server's bind; ports below that range are only taken by
+    explicit binds. Servers that also listen on p+10000 (SeaweedFS) use span and the offset.
+    """
+    high = _ephemeral_floor() - span - 10_000
+    for _ in range(200):
+        base = random.randrange(10_000, high)  # noqa: S311 - not security-sensitive
+        ports = [base + i for i in range(span)]
+        if all(port_is_free(host, p) for p in ports):
+            return base
+    raise DevstackError("no free local port found below the ephemeral range")
 
 
 def port_answers(host: str, port: int) -> bool:

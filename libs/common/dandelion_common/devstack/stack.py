@@ -173,20 +173,29 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
+def client_hint(host: str, port: int) -> str:
+    """How the unmodified dandi client finds this instance and its key."""
+    if port == 8000:
+        # The client's built-in local instance is http://$DANDI_INSTANCEHOST:8000/api.
+        return (
+            f"DANDI_INSTANCEHOST={host} DANDI_API_LOCAL_DOCKER_TESTS_API_KEY=<key> "
+            "dandi upload -i dandi-api-local-docker-tests"
+        )
+    return f"env '{host}:{port}_API_KEY=<key>' dandi upload -i http://{host}:{port}/api"
+
+
 def banner(stack: Stack, key: str) -> str:
     c = stack.config
-    api = f"http://{c.host}:{c.api_port}/api"
     return "\n".join(
         [
             "",
             "Dandelion is running.",
-            f"  API:          {api}",
+            f"  API:          http://{c.host}:{c.api_port}/api",
             f"  API docs:     http://{c.host}:{c.api_port}/api/docs/",
             f"  Search API:   http://{c.host}:{c.search_port}",
             f"  Admin key:    {key}",
             f"  Data folder:  {stack.data_dir}",
-            "  Official client: DANDI_API_KEY=<key> dandi ls "
-            f"{api}/dandisets/  (see README for the instance name)",
+            f"  dandi client: {client_hint(c.host, c.api_port)}",
             "Press Ctrl-C to stop.",
             "",
         ]

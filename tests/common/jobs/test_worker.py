@@ -1,0 +1,87 @@
+"""A job's one commit point: its writes and the jobs it buffers leave together, or not at all."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from arq.jobs import Job, JobStatus
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from dandelion_common.db.models import AuditRecord
+from dandelion_common.db.session import Database
+from dandelion_common.jobs import JobContract, JobQueue, enqueue_after_commit
+from dandelion_common.jobs.contracts import Payload
+from dandelion_common.jobs.worker import Context, health_key, job_session
+
+QUEUE = f"dandelion:queue:test-worker-{uuid.uuid4().hex[:8]}"
+
+
+class Marker(Payload):
+    marker: str
+
+
+FOLLOW_UP = JobContract("follow_up", QUEUE, Marker, key=lambda p: p.marker)
+
+
+@pytest.fixture
+async def ctx(engine: AsyncEngine, job_queue: JobQueue) -> AsyncIterator[Context]:
+    db = Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    yield {"db": db, "queue": job_queue}
+    async with db.session() as session:
+        await session.execute(delete(AuditRecord).where(AuditRecord.record_type.like("job-%")))
+        await session.commit()
+
+
+async def rows(ctx: Context, marker: str) -> int:
+    async with ctx["db"].session() as session:
+        query = select(func.count()).where(AuditRecord.record_type == marker)
+        return int(await session.scalar(query) or 0)
+
+
+async def status(ctx: Context, marker: str) -> JobStatus:
+    job_id = FOLLOW_UP.job_id(Marker(marker=marker))
+    assert job_id is not None
+    return await Job(job_id, ctx["queue"].redis, _queue_name=QUEUE).status()
+
+
+def row(marker: str) -> AuditRecord:
+    return AuditRecord(
+        dandiset_id=1, username="w", user_email="", user_fullname="", record_type=marker, details={}
+    )
+
+
+async def test_job_session_commits_then_sends(ctx: Context) -> None:
+    marker = f"job-{uuid.uuid4().hex[:8]}"
+    async with job_session(ctx) as session:
+        session.add(row(marker))
+        enqueue_after_commit(session, FOLLOW_UP, Marker(marker=marker))
+        assert await status(ctx, marker) == JobStatus.not_found  # not before the commit
+    assert await rows(ctx, marker) == 1
+    assert await status(ctx, marker) == JobStatus.queued
+
+
+async def job_that_fails_after_writing(ctx: Context, marker: str) -> None:
+    async with job_session(ctx) as session:
+        session.add(row(marker))
+        await session.flush()
+        enqueue_after_commit(session, FOLLOW_UP, Marker(marker=marker))
+        raise RuntimeError("transient outage")
+
+
+async def test_failed_job_writes_nothing_and_sends_nothing(ctx: Context) -> None:
+    marker = f"job-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(RuntimeError, match="transient"):
+        await job_that_fails_after_writing(ctx, marker)
+    assert await rows(ctx, marker) == 0
+    assert await status(ctx, marker) == JobStatus.not_found
+
+
+def test_health_keys_are_per_process() -> None:
+    a = health_key("ingest", host="pod-a", pid=1)
+    assert a == "dandelion:health:ingest:pod-a:1"
+    assert (
+        a != health_key("ingest", host="pod-b", pid=1) != health_key("ingest", host="pod-a", pid=2)
+    )
