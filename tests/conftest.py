@@ -105,6 +105,11 @@ async def api_client(resources: Resources) -> AsyncIterator[AsyncClient]:
         yield client
 
 
+def auth(key: str) -> dict[str, str]:
+    """Request headers of a caller holding API key `key`."""
+    return {"Authorization": f"token {key}"}
+
+
 @pytest.fixture(scope="session")
 def opensearch_url() -> str:
     """A real OpenSearch (`make opensearch`); absent locally → skip, absent in CI → fail."""

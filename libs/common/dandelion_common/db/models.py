@@ -176,7 +176,38 @@ class VersionAsset(Base):
     # Copied from the asset (paths never change in place) so uniqueness is a constraint.
     path: Mapped[str] = mapped_column(String(512))
 
-    __table_args__ = (UniqueConstraint("version_id", "path"),)
+    __table_args__ = (
+        UniqueConstraint("version_id", "path"),
+        # The asset list filters by a case-insensitive path prefix.
+        Index(
+            "ix_version_assets_lower_path",
+            "version_id",
+            text("lower(path) text_pattern_ops"),
+        ),
+    )
+
+
+class AssetPath(Base):
+    """One node of a version's folder tree with its aggregates, kept up to date on every asset
+    change, so folder listings never scan assets. A leaf (a file) carries its asset id."""
+
+    __tablename__ = "asset_paths"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(512), primary_key=True)
+    parent: Mapped[str] = mapped_column(String(512))  # "" for top-level nodes
+    asset_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="RESTRICT"), index=True
+    )
+    aggregate_files: Mapped[int] = mapped_column(BigInteger)
+    aggregate_size: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_asset_paths_children", "version_id", "parent", "path"),
+        CheckConstraint("aggregate_files > 0", name="not_empty"),
+    )
 
 
 class Upload(Base):

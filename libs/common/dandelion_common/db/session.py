@@ -27,6 +27,7 @@ def create_engine(settings: PostgresSettings, *, application_name: str) -> Async
             "timeout": settings.connect_timeout_seconds,
             "server_settings": {
                 "application_name": application_name,
+                "timezone": "UTC",  # timestamps leave as ...Z, as DANDI's do
                 "statement_timeout": str(settings.statement_timeout_ms),
             },
         },

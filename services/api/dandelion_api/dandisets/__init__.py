@@ -1,0 +1,1 @@
+"""Dandisets: listing, creation, deletion, owners, stars and pending uploads."""

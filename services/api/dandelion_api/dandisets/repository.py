@@ -1,0 +1,174 @@
+"""Dandiset queries. A list page costs a fixed number of queries, whatever its size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dandelion_common.db.enums import EmbargoStatus
+from dandelion_common.db.models import (
+    Dandiset,
+    DandisetOwner,
+    DandisetStar,
+    Upload,
+    User,
+    Version,
+)
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    draft: bool = True
+    empty: bool = True
+    embargoed: bool = False
+    mine: bool = False
+    starred: bool = False
+    search: str | None = None
+    ordering: str | None = None
+
+
+def _current_version() -> ColumnElement[int]:
+    """The most recently created version of each dandiset (DANDI orders by it)."""
+    return select(func.max(Version.id)).where(Version.dandiset_id == Dandiset.id).scalar_subquery()
+
+
+def _star_count() -> ColumnElement[int]:
+    return (
+        select(func.count())
+        .where(DandisetStar.dandiset_id == Dandiset.id)
+        .correlate(Dandiset)
+        .scalar_subquery()
+    )
+
+
+def _visible(filters: ListFilters, user: User | None) -> ColumnElement[bool]:
+    open_ = Dandiset.embargo_status == EmbargoStatus.OPEN
+    if not (filters.embargoed and user):
+        return open_
+    if user.is_admin:
+        return true()
+    owned = exists().where(
+        DandisetOwner.dandiset_id == Dandiset.id, DandisetOwner.user_id == user.id
+    )
+    return or_(open_, owned)
+
+
+def _filtered(filters: ListFilters, user: User | None) -> Select[tuple[Dandiset, int]]:
+    current = Version.__table__.alias("current")
+    query = (
+        select(Dandiset, _star_count().label("stars"))
+        .join(current, current.c.id == _current_version())
+        .where(_visible(filters, user))
+    )
+    if filters.mine and user:
+        query = query.where(
+            exists().where(
+                DandisetOwner.dandiset_id == Dandiset.id, DandisetOwner.user_id == user.id
+            )
+        )
+    if filters.starred and user:
+        query = query.join(
+            DandisetStar,
+            and_(DandisetStar.dandiset_id == Dandiset.id, DandisetStar.user_id == user.id),
+        )
+    if not filters.draft:
+        query = query.where(
+            exists().where(Version.dandiset_id == Dandiset.id, Version.version != "draft")
+        )
+    if not filters.empty:
+        query = query.where(current.c.asset_count > 0)
+    if filters.search:
+        for word in filters.search.split():
+            pattern = f"%{word}%"
+            query = query.where(
+                or_(
+                    current.c.name.ilike(pattern),
+                    current.c.metadata["description"].astext.ilike(pattern),
+                    func.to_char(Dandiset.id, "FM000000").like(pattern),
+                )
+            )
+    return _ordered(query, filters, current)
+
+
+def _ordered(
+    query: Select[tuple[Dandiset, int]], filters: ListFilters, current: object
+) -> Select[tuple[Dandiset, int]]:
+    columns = {
+        "id": Dandiset.id,
+        "name": current.c.name,  # type: ignore[attr-defined]
+        "modified": current.c.modified,  # type: ignore[attr-defined]
+        "size": current.c.size,  # type: ignore[attr-defined]
+        "stars": _star_count(),
+    }
+    ordering = filters.ordering or ""
+    key = ordering.lstrip("-")
+    if key in columns:
+        column = columns[key]
+        return query.order_by(
+            column.desc() if ordering.startswith("-") else column.asc(), Dandiset.id
+        )
+    if filters.starred:
+        return query.order_by(DandisetStar.created.desc(), Dandiset.id)
+    return query.order_by(Dandiset.created, Dandiset.id)
+
+
+async def list_page(
+    session: AsyncSession, filters: ListFilters, user: User | None, *, offset: int, limit: int
+) -> tuple[list[tuple[Dandiset, int]], int]:
+    query = _filtered(filters, user)
+    count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = (await session.execute(query.offset(offset).limit(limit))).all()
+    return [(d, int(stars)) for d, stars in rows], int(count or 0)
+
+
+async def versions_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, Version]]:
+    """Per dandiset: its draft and its most recent published version (highest id)."""
+    latest_published = (
+        select(func.max(Version.id))
+        .where(Version.dandiset_id.in_(ids), Version.version != "draft")
+        .group_by(Version.dandiset_id)
+    )
+    query = select(Version).where(
+        Version.dandiset_id.in_(ids),
+        or_(Version.version == "draft", Version.id.in_(latest_published)),
+    )
+    found: dict[int, dict[str, Version]] = {i: {} for i in ids}
+    for version in await session.scalars(query):
+        found[version.dandiset_id]["draft" if version.version == "draft" else "published"] = version
+    return found
+
+
+async def starred_by(session: AsyncSession, ids: Sequence[int], user: User | None) -> set[int]:
+    if user is None or not ids:
+        return set()
+    query = select(DandisetStar.dandiset_id).where(
+        DandisetStar.dandiset_id.in_(ids), DandisetStar.user_id == user.id
+    )
+    return set(await session.scalars(query))
+
+
+async def active_uploads(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
+    query = (
+        select(Upload.dandiset_id, func.count())
+        .where(Upload.dandiset_id.in_(ids))
+        .group_by(Upload.dandiset_id)
+    )
+    return {d: int(n) for d, n in (await session.execute(query)).all()}
+
+
+async def star_count(session: AsyncSession, dandiset_id: int) -> int:
+    query = select(func.count()).where(DandisetStar.dandiset_id == dandiset_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def owners(session: AsyncSession, dandiset_id: int) -> list[User]:
+    query = (
+        select(User)
+        .join(DandisetOwner, DandisetOwner.user_id == User.id)
+        .where(DandisetOwner.dandiset_id == dandiset_id)
+        .order_by(User.username)
+    )
+    return list(await session.scalars(query))

@@ -1,0 +1,154 @@
+"""`/api/dandisets/...`: list, create, retrieve, delete, owners, stars, pending uploads."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from dandelion_api.auth.dependencies import ApprovedUser, AuthenticatedUser, MaybeUser
+from dandelion_api.dandisets import service
+from dandelion_api.dandisets.repository import ListFilters
+from dandelion_api.dandisets.schemas import (
+    DandisetCreate,
+    DandisetDetail,
+    DandisetListItem,
+    EmbargoOptions,
+    Owner,
+    OwnerRef,
+    PendingUpload,
+    StarCount,
+)
+from dandelion_api.pagination import Page, Pagination, paginate
+from dandelion_api.params import DandisetId
+from dandelion_common.storage import blob_key
+from dandelion_common.web.resources import ResourcesDep
+from dandelion_common.web.routing import CommitRoute, SessionDep
+
+router = APIRouter(prefix="/dandisets", tags=["dandisets"], route_class=CommitRoute)
+
+
+@router.get("/", response_model=Page[DandisetListItem])
+async def list_dandisets(
+    request: Request,
+    session: SessionDep,
+    user: MaybeUser,
+    pagination: Pagination,
+    draft: bool = True,
+    empty: bool = True,
+    embargoed: bool = False,
+    user_filter: Annotated[str | None, Query(alias="user", description="`me`: only mine")] = None,
+    starred: bool = False,
+    search: Annotated[str | None, Query(max_length=1024)] = None,
+    ordering: Annotated[str | None, Query(pattern=r"^-?(id|name|modified|size|stars)$")] = None,
+) -> dict[str, Any]:
+    """List dandisets (DANDI's filters and ordering)."""
+    filters = ListFilters(
+        draft=draft, empty=empty, embargoed=embargoed, mine=user_filter == "me",
+        starred=starred, search=search, ordering=ordering,
+    )  # fmt: skip
+    items, count = await service.list_dandisets(
+        session, filters, user, offset=pagination.offset, limit=pagination.page_size
+    )
+    has_next = pagination.offset + len(items) < count
+    return paginate(request, pagination, items, count=count, has_next=has_next)
+
+
+@router.post("/", response_model=DandisetDetail)
+async def create_dandiset(
+    session: SessionDep,
+    user: ApprovedUser,
+    body: DandisetCreate,
+    embargo: bool = False,
+    funding_source: str | None = None,
+    award_number: str | None = None,
+    embargo_end_date: date | None = None,
+) -> DandisetDetail:
+    """Create a dandiset and its draft version (200, as DANDI)."""
+    options = EmbargoOptions(
+        embargo=embargo, funding_source=funding_source, award_number=award_number,
+        embargo_end_date=embargo_end_date,
+    )  # fmt: skip
+    return await service.create(session, user, body, options)
+
+
+@router.get("/{dandiset_id}/", response_model=DandisetDetail)
+async def get_dandiset(
+    dandiset_id: DandisetId, session: SessionDep, user: MaybeUser
+) -> DandisetDetail:
+    """One dandiset with its draft and most recent published version."""
+    return await service.get(session, dandiset_id, user)
+
+
+@router.delete("/{dandiset_id}/", status_code=204)
+async def delete_dandiset(
+    dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser
+) -> Response:
+    """Delete a dandiset that was never published (owners only)."""
+    await service.delete_dandiset(session, user, dandiset_id)
+    return Response(status_code=204)
+
+
+@router.get("/{dandiset_id}/users/", response_model=list[Owner])
+async def get_owners(dandiset_id: DandisetId, session: SessionDep, user: MaybeUser) -> list[Owner]:
+    """The owners; emails only for logged-in callers."""
+    return await service.get_owners(session, dandiset_id, user)
+
+
+@router.put("/{dandiset_id}/users/", response_model=list[Owner])
+async def set_owners(
+    dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser, body: list[OwnerRef]
+) -> list[Owner]:
+    """Replace the owner set (it cannot be emptied)."""
+    return await service.set_owners(session, user, dandiset_id, body)
+
+
+@router.post("/{dandiset_id}/star/", response_model=StarCount)
+async def star(dandiset_id: DandisetId, session: SessionDep, user: AuthenticatedUser) -> StarCount:
+    """Star a dandiset (idempotent)."""
+    return StarCount(count=await service.star(session, user, dandiset_id, on=True))
+
+
+@router.delete("/{dandiset_id}/star/", response_model=StarCount)
+async def unstar(
+    dandiset_id: DandisetId, session: SessionDep, user: AuthenticatedUser
+) -> StarCount:
+    """Remove the caller's star."""
+    return StarCount(count=await service.star(session, user, dandiset_id, on=False))
+
+
+@router.get("/{dandiset_id}/uploads/", response_model=Page[PendingUpload])
+async def pending_uploads(
+    request: Request,
+    dandiset_id: DandisetId,
+    session: SessionDep,
+    user: AuthenticatedUser,
+    resources: ResourcesDep,
+    pagination: Pagination,
+) -> dict[str, Any]:
+    """Unfinished uploads of the draft (owners only)."""
+    uploads, count = await service.pending_uploads(
+        session, user, dandiset_id, offset=pagination.offset, limit=pagination.page_size
+    )
+    items = [
+        PendingUpload(
+            created=u.created,
+            blob=resources.storage.object_url(blob_key(u.id)),
+            upload_id=str(u.id),
+            etag=u.etag,
+            size=u.size,
+        )  # fmt: skip
+        for u in uploads
+    ]
+    has_next = pagination.offset + len(items) < count
+    return paginate(request, pagination, items, count=count, has_next=has_next)
+
+
+@router.delete("/{dandiset_id}/uploads/", status_code=204)
+async def clear_uploads(
+    dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser
+) -> Response:
+    """Forget every unfinished upload of the draft (owners only)."""
+    await service.clear_uploads(session, user, dandiset_id)
+    return Response(status_code=204)

@@ -1,0 +1,321 @@
+"""Dandiset use cases. Functions take the session and never commit."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dandelion_api import audit
+from dandelion_api.dandisets import repository
+from dandelion_api.dandisets.access import get_dandiset, owned_dandiset, readable_dandiset
+from dandelion_api.dandisets.repository import ListFilters
+from dandelion_api.dandisets.schemas import (
+    DandisetCreate,
+    DandisetDetail,
+    DandisetListItem,
+    EmbargoOptions,
+    Owner,
+    OwnerRef,
+    VersionDetail,
+    VersionSummary,
+)
+from dandelion_api.versions.metadata import contact_person, strip_computed
+from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
+from dandelion_common.db.models import Dandiset, DandisetOwner, DandisetStar, Upload, User, Version
+from dandelion_common.errors import BadRequest, NotAuthenticated, PermissionDenied
+from dandelion_common.outbox import emit
+from dandelion_common.schema import SCHEMA_VERSION
+
+
+def _summary(version: Version | None) -> VersionSummary | None:
+    if version is None:
+        return None
+    return VersionSummary.model_validate(version, from_attributes=True)
+
+
+def _detail(version: Version | None, active_uploads: int) -> VersionDetail | None:
+    if version is None:
+        return None
+    return VersionDetail(
+        version=version.version,
+        name=version.name,
+        asset_count=version.asset_count,
+        active_uploads=active_uploads if version.version == "draft" else 0,
+        size=version.size,
+        status=version.status,
+        created=version.created,
+        modified=version.modified,
+        release_notes=str(version.metadata_.get("releaseNotes", "")),
+    )
+
+
+def _short(
+    dandiset: Dandiset, versions: dict[str, Version], stars: int, starred: bool
+) -> dict[str, Any]:
+    current = versions.get("published") or versions.get("draft")
+    return {
+        "identifier": f"{dandiset.id:06}",
+        "created": dandiset.created,
+        "modified": dandiset.modified,
+        "contact_person": contact_person(current.metadata_) if current else "",
+        "embargo_status": dandiset.embargo_status,
+        "star_count": stars,
+        "is_starred": starred,
+    }
+
+
+async def list_dandisets(
+    session: AsyncSession, filters: ListFilters, user: User | None, *, offset: int, limit: int
+) -> tuple[list[DandisetListItem], int]:
+    if filters.embargoed and user is None:
+        raise NotAuthenticated(
+            "Authentication credentials must be provided when attempting to access embargoed dandisets"
+        )
+    if filters.starred and user is None:
+        raise NotAuthenticated("Must be authenticated to filter by starred dandisets.")
+    rows, count = await repository.list_page(session, filters, user, offset=offset, limit=limit)
+    ids = [d.id for d, _ in rows]
+    versions = await repository.versions_of(session, ids)
+    starred = await repository.starred_by(session, ids, user)
+    items = [
+        DandisetListItem(
+            **_short(d, versions[d.id], stars, d.id in starred),
+            most_recent_published_version=_summary(versions[d.id].get("published")),
+            draft_version=_summary(versions[d.id].get("draft")),
+        )
+        for d, stars in rows
+    ]
+    return items, count
+
+
+async def detail(
+    session: AsyncSession, dandiset: Dandiset, user: User | None, *, starred: bool = True
+) -> DandisetDetail:
+    versions = (await repository.versions_of(session, [dandiset.id]))[dandiset.id]
+    uploads = (await repository.active_uploads(session, [dandiset.id])).get(dandiset.id, 0)
+    stars = await repository.star_count(session, dandiset.id)
+    is_starred = starred and dandiset.id in await repository.starred_by(
+        session, [dandiset.id], user
+    )
+    return DandisetDetail(
+        **_short(dandiset, versions, stars, is_starred),
+        most_recent_published_version=_detail(versions.get("published"), 0),
+        draft_version=_detail(versions.get("draft"), uploads),
+    )
+
+
+async def get(session: AsyncSession, dandiset_id: int, user: User | None) -> DandisetDetail:
+    dandiset = await readable_dandiset(session, dandiset_id, user)
+    return await detail(session, dandiset, user)
+
+
+def _embargo_end(options: EmbargoOptions) -> date:
+    if bool(options.funding_source) != bool(options.award_number):
+        raise BadRequest("funding_source and award_number must be given together")
+    years = 5 if options.funding_source else 2
+    latest = date.today() + timedelta(days=365 * years)
+    end = options.embargo_end_date or date.today() + timedelta(days=365 * 2)
+    if end > latest:
+        raise BadRequest(f"Embargo end date must be within {years} years")
+    if end <= date.today():
+        raise BadRequest("Embargo end date must be in the future")
+    return end
+
+
+def _initial_metadata(
+    body: DandisetCreate, user: User, options: EmbargoOptions, end: date | None
+) -> dict[str, Any]:
+    metadata = strip_computed(body.metadata)
+    metadata.pop("access", None)
+    metadata.setdefault("schemaVersion", SCHEMA_VERSION)
+    metadata["schemaKey"] = "Dandiset"
+    contributors = metadata.get("contributor") or [
+        {
+            "schemaKey": "Person",
+            "name": f"{user.last_name}, {user.first_name}".strip(", "),
+            "email": user.email,
+            "roleName": ["dcite:ContactPerson"],
+            "includeInCitation": True,
+            "affiliation": [],
+        }
+    ]
+    if end is not None and options.funding_source:
+        contributors = [
+            *contributors,
+            {
+                "schemaKey": "Organization",
+                "name": options.funding_source,
+                "roleName": ["dcite:Funder"],
+                "awardNumber": options.award_number,
+                "includeInCitation": False,
+            },
+        ]
+    metadata["contributor"] = contributors
+    return metadata
+
+
+def _explicit_id(metadata: dict[str, Any], user: User) -> int | None:
+    identifier = metadata.get("identifier")
+    if identifier is None:
+        return None
+    if not user.is_admin:
+        raise BadRequest("Only admins may choose a dandiset identifier.")
+    digits = str(identifier).split(":")[-1]
+    if not (digits.isdigit() and len(digits) <= 6 and int(digits) > 0):
+        raise BadRequest(f"Invalid Identifier {identifier}")
+    return int(digits)
+
+
+async def _next_free_id(session: AsyncSession) -> int:
+    """Identity values skip ids an admin chose explicitly."""
+    while True:
+        candidate = int(
+            await session.scalar(text("SELECT nextval(pg_get_serial_sequence('dandisets', 'id'))"))
+            or 0
+        )
+        if not await session.scalar(select(exists().where(Dandiset.id == candidate))):
+            return candidate
+
+
+async def create(
+    session: AsyncSession, user: User, body: DandisetCreate, options: EmbargoOptions
+) -> DandisetDetail:
+    end = _embargo_end(options) if options.embargo else None
+    explicit = _explicit_id(body.metadata, user)
+    if explicit is not None and await session.scalar(
+        select(exists().where(Dandiset.id == explicit))
+    ):
+        raise BadRequest(f"Dandiset {explicit:06} already exists")
+    dandiset = Dandiset(
+        id=explicit or await _next_free_id(session),
+        embargo_status=EmbargoStatus.EMBARGOED if end else EmbargoStatus.OPEN,
+        embargo_end_date=end,
+    )
+    session.add(dandiset)
+    await session.flush()
+    metadata = _initial_metadata(body, user, options, end)
+    draft = Version(dandiset_id=dandiset.id, version="draft", name=body.name, metadata_=metadata)
+    session.add_all([draft, DandisetOwner(dandiset_id=dandiset.id, user_id=user.id)])
+    audit.record(
+        session,
+        user,
+        dandiset.id,
+        "create_dandiset",
+        {"metadata": metadata, "embargoed": bool(end)},
+    )
+    emit(session, OutboxEntity.DANDISET, dandiset.id)
+    await session.flush()
+    await session.refresh(dandiset)
+    # As DANDI: the create response is built without request context, so is_starred is false.
+    return await detail(session, dandiset, user, starred=False)
+
+
+async def delete_dandiset(session: AsyncSession, user: User, dandiset_id: int) -> None:
+    dandiset = await owned_dandiset(session, dandiset_id, user, lock=True)
+    published = select(
+        exists().where(Version.dandiset_id == dandiset_id, Version.version != "draft")
+    )
+    if await session.scalar(published):
+        raise PermissionDenied("Cannot delete dandisets with published versions.")
+    publishing = select(
+        exists().where(
+            Version.dandiset_id == dandiset_id, Version.status == VersionStatus.PUBLISHING
+        )
+    )
+    if await session.scalar(publishing):
+        raise PermissionDenied("Cannot delete dandisets that are currently being published.")
+    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
+        raise PermissionDenied("Cannot delete dandisets that are currently being unembargoed.")
+    audit.record(session, user, dandiset_id, "delete_dandiset", {})
+    emit(session, OutboxEntity.DANDISET, dandiset_id, OutboxOperation.DELETE)
+    await session.delete(dandiset)
+
+
+def _owner(user: User, *, show_email: bool) -> Owner:
+    return Owner(
+        username=user.username,
+        name=f"{user.first_name} {user.last_name}".strip(),
+        email=user.email if show_email else None,
+    )
+
+
+async def get_owners(session: AsyncSession, dandiset_id: int, user: User | None) -> list[Owner]:
+    await readable_dandiset(session, dandiset_id, user)
+    return [
+        _owner(o, show_email=user is not None)
+        for o in await repository.owners(session, dandiset_id)
+    ]
+
+
+async def set_owners(
+    session: AsyncSession, user: User, dandiset_id: int, refs: list[OwnerRef]
+) -> list[Owner]:
+    dandiset = await owned_dandiset(session, dandiset_id, user, lock=True)
+    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
+        raise BadRequest("Cannot change owners while the dandiset is being unembargoed.")
+    if not refs:
+        raise BadRequest("Cannot remove all draft owners")
+    wanted: list[User] = []
+    for ref in refs:
+        found = await session.scalar(
+            select(User).where(func.lower(User.username) == ref.username.lower())
+        )
+        if found is None:
+            raise BadRequest(f"User {ref.username} not found")
+        wanted.append(found)
+    current = await repository.owners(session, dandiset_id)
+    added = sorted({u.username for u in wanted} - {u.username for u in current})
+    removed = sorted({u.username for u in current} - {u.username for u in wanted})
+    await session.execute(delete(DandisetOwner).where(DandisetOwner.dandiset_id == dandiset_id))
+    session.add_all(
+        DandisetOwner(dandiset_id=dandiset_id, user_id=u.id)
+        for u in {u.id: u for u in wanted}.values()
+    )
+    audit.record(
+        session,
+        user,
+        dandiset_id,
+        "change_owners",
+        {"added_owners": added, "removed_owners": removed},
+    )
+    emit(session, OutboxEntity.DANDISET, dandiset_id)
+    await session.flush()
+    return [_owner(o, show_email=True) for o in await repository.owners(session, dandiset_id)]
+
+
+async def star(session: AsyncSession, user: User, dandiset_id: int, *, on: bool) -> int:
+    await readable_dandiset(session, dandiset_id, user)
+    if on:
+        exists_already = select(
+            exists().where(DandisetStar.dandiset_id == dandiset_id, DandisetStar.user_id == user.id)
+        )
+        if not await session.scalar(exists_already):
+            session.add(DandisetStar(dandiset_id=dandiset_id, user_id=user.id))
+            await session.flush()
+    else:
+        await session.execute(
+            delete(DandisetStar).where(
+                DandisetStar.dandiset_id == dandiset_id, DandisetStar.user_id == user.id
+            )
+        )
+    return await repository.star_count(session, dandiset_id)
+
+
+async def pending_uploads(
+    session: AsyncSession, user: User, dandiset_id: int, *, offset: int, limit: int
+) -> tuple[list[Upload], int]:
+    await owned_dandiset(session, dandiset_id, user)
+    query = select(Upload).where(Upload.dandiset_id == dandiset_id)
+    count = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    uploads = await session.scalars(
+        query.order_by(Upload.created, Upload.id).offset(offset).limit(limit)
+    )
+    return list(uploads), count
+
+
+async def clear_uploads(session: AsyncSession, user: User, dandiset_id: int) -> None:
+    await owned_dandiset(session, dandiset_id, user)
+    await session.execute(delete(Upload).where(Upload.dandiset_id == dandiset_id))

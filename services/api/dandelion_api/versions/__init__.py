@@ -1,0 +1,1 @@
+"""Versions of a dandiset: the editable draft and immutable published versions."""
