@@ -6,7 +6,9 @@ import asyncio
 import importlib
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -14,9 +16,14 @@ from dandelion_common.jobs.contracts import Queue
 from dandelion_common.logging import configure_logging
 from dandelion_common.settings import DevstackSettings, get_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
 # Entry points by name, so this package never imports a service at module level.
 APPS = {"api": "dandelion_api.app:create_app", "search-api": "dandelion_search.app:create_app"}
 WORKERS = {q.value: f"dandelion_{q.value}.worker" for q in Queue}
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -110,6 +117,82 @@ def worker_health(queue: str) -> None:
         click.echo(f"no live {queue} worker on {socket.gethostname()}", err=True)
         sys.exit(1)
     click.echo("ok")
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in a session of its own database connection and commit once at the end."""
+    from dandelion_common.db.session import Database
+    from dandelion_common.errors import ArchiveError
+
+    async def run() -> T:
+        db = Database.connect(get_settings().postgres, application_name="dandelion-cli")
+        try:
+            async with db.session() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ArchiveError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@main.group()
+def users() -> None:
+    """Manage user accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--email")
+@click.option("--first-name")
+@click.option("--last-name")
+@click.option("--approve", is_flag=True, help="Approve the user (they may then write).")
+@click.option("--admin/--no-admin", default=None, help="Grant or revoke admin rights.")
+def users_create(
+    username: str,
+    *,
+    email: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    approve: bool,
+    admin: bool | None,
+) -> None:
+    """Create USERNAME, or update it if it exists: only the options given change."""
+    from dandelion_api.users.service import ensure_user
+
+    user, created = _in_transaction(
+        lambda session: ensure_user(
+            session,
+            username=username,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            approve=approve,
+            admin=admin,
+        )
+    )
+    action = "created" if created else "updated"
+    click.echo(f"{action} user {user.username} (status {user.status}, admin {user.is_admin})")
+
+
+@main.group()
+def tokens() -> None:
+    """Manage API keys."""
+
+
+@tokens.command("create")
+@click.argument("username")
+def tokens_create(username: str) -> None:
+    """Print a new API key for USERNAME; their old key stops working."""
+    from dandelion_api.users.service import replace_api_key
+
+    key = _in_transaction(lambda session: replace_api_key(session, username))
+    click.echo(f"replaced the API key of {username}", err=True)
+    click.echo(key)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
+from dandelion_api.assets.router import nested as assets_router
+from dandelion_api.assets.router import top_level as top_level_assets_router
+from dandelion_api.auth.dependencies import get_current_user
+from dandelion_api.dandisets.router import router as dandisets_router
 from dandelion_api.info.router import root_router as info_root_router
 from dandelion_api.info.router import router as info_router
+from dandelion_api.meta.router import router as meta_router
+from dandelion_api.users.router import auth_router as users_auth_router
+from dandelion_api.users.router import router as users_router
+from dandelion_api.versions.router import router as versions_router
 from dandelion_common import __version__
 from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings, get_settings
 from dandelion_common.web.errors import install_error_handlers
 from dandelion_common.web.health import router as health_router
 from dandelion_common.web.resources import lifespan_for
+from dandelion_common.web.slashes import PermanentSlashRedirect
+
+
+def api_router() -> APIRouter:
+    """Every `/api/...` route, one router per bounded context.
+
+    The caller is resolved on every route, as DRF does: a wrong key is a 401 even on routes
+    that need no authentication.
+    """
+    api = APIRouter(prefix="/api", dependencies=[Depends(get_current_user)])
+    for router in (
+        info_router,
+        users_auth_router,
+        users_router,
+        meta_router,
+        dandisets_router,
+        versions_router,
+        assets_router,
+        top_level_assets_router,
+    ):
+        api.include_router(router)
+    return api
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,9 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    api = APIRouter(prefix="/api")
-    api.include_router(info_router)
-    app.include_router(api)
+    app.include_router(api_router())
     app.include_router(info_root_router)
     app.include_router(health_router)
+    app.add_middleware(PermanentSlashRedirect)
     return app

@@ -12,13 +12,27 @@ from dandelion_common.db.enums import EmbargoStatus, UserStatus
 from dandelion_common.db.models import AuditRecord
 
 LIST_ITEM_KEYS = [
-    "identifier", "created", "modified", "contact_person", "embargo_status", "star_count",
-    "is_starred", "most_recent_published_version", "draft_version",
-]  # fmt: skip
+    "identifier",
+    "created",
+    "modified",
+    "contact_person",
+    "embargo_status",
+    "star_count",
+    "is_starred",
+    "most_recent_published_version",
+    "draft_version",
+]
 VERSION_DETAIL_KEYS = [
-    "version", "name", "asset_count", "active_uploads", "size", "status", "created", "modified",
+    "version",
+    "name",
+    "asset_count",
+    "active_uploads",
+    "size",
+    "status",
+    "created",
+    "modified",
     "release_notes",
-]  # fmt: skip
+]
 
 
 async def test_create_returns_dandis_detail_shape(
@@ -30,7 +44,8 @@ async def test_create_returns_dandis_detail_shape(
     assert response.status_code == 200, response.text
     created = response.json()
     assert list(created) == LIST_ITEM_KEYS
-    assert created["identifier"].isdigit() and len(created["identifier"]) == 6
+    assert created["identifier"].isdigit()
+    assert len(created["identifier"]) == 6
     assert created["contact_person"] == "Doe, Jane"
     assert created["most_recent_published_version"] is None
     assert list(created["draft_version"]) == VERSION_DETAIL_KEYS

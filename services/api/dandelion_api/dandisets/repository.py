@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import EmbargoStatus
@@ -56,7 +56,7 @@ def _visible(filters: ListFilters, user: User | None) -> ColumnElement[bool]:
     return or_(open_, owned)
 
 
-def _filtered(filters: ListFilters, user: User | None) -> Select[tuple[Dandiset, int]]:
+def _filtered(filters: ListFilters, user: User | None) -> Select[Dandiset, int]:
     current = Version.__table__.alias("current")
     query = (
         select(Dandiset, _star_count().label("stars"))
@@ -94,13 +94,13 @@ def _filtered(filters: ListFilters, user: User | None) -> Select[tuple[Dandiset,
 
 
 def _ordered(
-    query: Select[tuple[Dandiset, int]], filters: ListFilters, current: object
-) -> Select[tuple[Dandiset, int]]:
+    query: Select[Dandiset, int], filters: ListFilters, current: FromClause
+) -> Select[Dandiset, int]:
     columns = {
         "id": Dandiset.id,
-        "name": current.c.name,  # type: ignore[attr-defined]
-        "modified": current.c.modified,  # type: ignore[attr-defined]
-        "size": current.c.size,  # type: ignore[attr-defined]
+        "name": current.c.name,
+        "modified": current.c.modified,
+        "size": current.c.size,
         "stars": _star_count(),
     }
     ordering = filters.ordering or ""
@@ -121,7 +121,7 @@ async def list_page(
     query = _filtered(filters, user)
     count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = (await session.execute(query.offset(offset).limit(limit))).all()
-    return [(d, int(stars)) for d, stars in rows], int(count or 0)
+    return [(row[0], int(row[1])) for row in rows], int(count or 0)
 
 
 async def versions_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, Version]]:

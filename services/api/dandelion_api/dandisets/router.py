@@ -45,9 +45,14 @@ async def list_dandisets(
 ) -> dict[str, Any]:
     """List dandisets (DANDI's filters and ordering)."""
     filters = ListFilters(
-        draft=draft, empty=empty, embargoed=embargoed, mine=user_filter == "me",
-        starred=starred, search=search, ordering=ordering,
-    )  # fmt: skip
+        draft=draft,
+        empty=empty,
+        embargoed=embargoed,
+        mine=user_filter == "me",
+        starred=starred,
+        search=search,
+        ordering=ordering,
+    )
     items, count = await service.list_dandisets(
         session, filters, user, offset=pagination.offset, limit=pagination.page_size
     )
@@ -67,9 +72,11 @@ async def create_dandiset(
 ) -> DandisetDetail:
     """Create a dandiset and its draft version (200, as DANDI)."""
     options = EmbargoOptions(
-        embargo=embargo, funding_source=funding_source, award_number=award_number,
+        embargo=embargo,
+        funding_source=funding_source,
+        award_number=award_number,
         embargo_end_date=embargo_end_date,
-    )  # fmt: skip
+    )
     return await service.create(session, user, body, options)
 
 
@@ -138,7 +145,7 @@ async def pending_uploads(
             upload_id=str(u.id),
             etag=u.etag,
             size=u.size,
-        )  # fmt: skip
+        )
         for u in uploads
     ]
     has_next = pagination.offset + len(items) < count

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api import audit
 from dandelion_api.dandisets import repository
-from dandelion_api.dandisets.access import get_dandiset, owned_dandiset, readable_dandiset
+from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.dandisets.repository import ListFilters
 from dandelion_api.dandisets.schemas import (
     DandisetCreate,
@@ -72,7 +72,8 @@ async def list_dandisets(
 ) -> tuple[list[DandisetListItem], int]:
     if filters.embargoed and user is None:
         raise NotAuthenticated(
-            "Authentication credentials must be provided when attempting to access embargoed dandisets"
+            "Authentication credentials must be provided when attempting to access "
+            "embargoed dandisets"
         )
     if filters.starred and user is None:
         raise NotAuthenticated("Must be authenticated to filter by starred dandisets.")

@@ -15,11 +15,23 @@ from dandelion_common.settings import Settings
 
 COMPUTED_KEYS = frozenset(
     {
-        "name", "identifier", "version", "id", "url", "assetsSummary", "citation", "doi",
-        "dateCreated", "datePublished", "publishedBy", "manifestLocation", "releaseNotes",
-        "@context", "repository",
+        "name",
+        "identifier",
+        "version",
+        "id",
+        "url",
+        "assetsSummary",
+        "citation",
+        "doi",
+        "dateCreated",
+        "datePublished",
+        "publishedBy",
+        "manifestLocation",
+        "releaseNotes",
+        "@context",
+        "repository",
     }
-)  # fmt: skip
+)
 
 
 def context_url(schema_version: str) -> str:

@@ -1,0 +1,1 @@
+"""Assets: files in a version, their metadata, folder listings and downloads."""

@@ -1,0 +1,114 @@
+"""Asset path rules and the incremental folder tree (`asset_paths`).
+
+Every add or remove touches only the asset's own ancestors (one upsert or two updates), so
+folder listings with aggregate counts and sizes never scan the assets of a version.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dandelion_common.db.models import AssetPath
+from dandelion_common.errors import BadRequest, Conflict
+
+MAX_PATH_LENGTH = 512
+# DANDI's character set (its `A-z` range included); dots may appear inside a segment, one may
+# start it (`.bar`), but `..` never appears, so no segment can climb out of the dandiset.
+_CHARS = r"A-z0-9(),&\s#+~_=\-"
+_SEGMENT = re.compile(rf"^\.?[{_CHARS}][{_CHARS}.]*$")
+
+
+def validate_path(path: str) -> None:
+    """400 unless `path` is relative, made of allowed segments and at most 512 characters."""
+    if not path or path.startswith("/") or len(path) > MAX_PATH_LENGTH or ".." in path:
+        raise BadRequest(f"Invalid path: {path!r}")
+    for segment in path.split("/"):
+        if not _SEGMENT.match(segment):
+            raise BadRequest(f"Invalid path: {path!r}")
+
+
+def nodes(path: str) -> list[tuple[str, str]]:
+    """(node, parent) for every ancestor folder of `path` and for `path` itself."""
+    parts = path.split("/")
+    return [("/".join(parts[: i + 1]), "/".join(parts[:i])) for i in range(len(parts))]
+
+
+async def check_free(session: AsyncSession, version_id: int, path: str) -> None:
+    """409 when `path` is taken, is a folder, or lies under a file."""
+    paths = [node for node, _ in nodes(path)]
+    query = select(AssetPath.path, AssetPath.asset_id).where(
+        AssetPath.version_id == version_id, AssetPath.path.in_(paths)
+    )
+    found: dict[str, uuid.UUID | None] = {
+        row.path: row.asset_id for row in await session.execute(query)
+    }
+    if path in found and found[path] is not None:
+        raise Conflict("An asset with that path already exists")
+    blocking = sorted(
+        node for node, asset_id in found.items() if node == path or asset_id is not None
+    )
+    if blocking:
+        raise Conflict(f'Path of new asset "{path}" conflicts with existing assets: {blocking}')
+
+
+async def add(
+    session: AsyncSession, version_id: int, path: str, asset_id: uuid.UUID, size: int
+) -> None:
+    rows = [
+        {
+            "version_id": version_id,
+            "path": node,
+            "parent": parent,
+            "asset_id": asset_id if node == path else None,
+            "aggregate_files": 1,
+            "aggregate_size": size,
+        }
+        for node, parent in nodes(path)
+    ]
+    statement = insert(AssetPath).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[AssetPath.version_id, AssetPath.path],
+        set_={
+            "aggregate_files": AssetPath.aggregate_files + statement.excluded.aggregate_files,
+            "aggregate_size": AssetPath.aggregate_size + statement.excluded.aggregate_size,
+        },
+    )
+    await session.execute(statement)
+
+
+async def remove(session: AsyncSession, version_id: int, path: str, size: int) -> None:
+    paths = [node for node, _ in nodes(path)]
+    mine = and_(AssetPath.version_id == version_id, AssetPath.path.in_(paths))
+    # Nodes that only held this asset disappear; the others lose one file and its bytes.
+    await session.execute(delete(AssetPath).where(mine, AssetPath.aggregate_files == 1))
+    await session.execute(
+        update(AssetPath)
+        .where(mine)
+        .values(
+            aggregate_files=AssetPath.aggregate_files - 1,
+            aggregate_size=AssetPath.aggregate_size - size,
+        )
+    )
+
+
+async def children(
+    session: AsyncSession, version_id: int, prefix: str, *, offset: int, limit: int
+) -> tuple[list[AssetPath], int] | None:
+    """Direct children of folder `prefix` ("" = root), or None when there is no such folder."""
+    if prefix:
+        folder = await session.scalar(
+            select(AssetPath.asset_id.is_(None)).where(
+                AssetPath.version_id == version_id, AssetPath.path == prefix
+            )
+        )
+        if not folder:
+            return None
+    query = select(AssetPath).where(AssetPath.version_id == version_id, AssetPath.parent == prefix)
+    count = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = await session.scalars(query.order_by(AssetPath.path).offset(offset).limit(limit))
+    return list(rows), count

@@ -1,0 +1,109 @@
+"""Asset queries: the version's asset list and lookups."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dandelion_common.db.models import Asset, AssetBlob, DandisetOwner, Version, VersionAsset
+
+ORDERINGS = {"created", "-created", "modified", "-modified", "path", "-path"}
+
+
+def glob_regex(pattern: str) -> str:
+    """DANDI's glob: the pattern is regex-escaped, then `*` matches anything, `/` included."""
+    return "^" + re.escape(pattern).replace(r"\*", ".*") + "$"
+
+
+def _listing(
+    version_id: int, path: str | None, glob: str | None, exact: bool
+) -> Select[Asset, AssetBlob]:
+    query = (
+        select(Asset, AssetBlob)
+        .join(VersionAsset, VersionAsset.asset_id == Asset.id)
+        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .where(VersionAsset.version_id == version_id)
+    )
+    if path is not None and exact:
+        query = query.where(VersionAsset.path == path)
+    elif path:
+        prefix = path.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        query = query.where(func.lower(VersionAsset.path).like(prefix + "%"))
+    if glob:
+        query = query.where(VersionAsset.path.regexp_match(glob_regex(glob), flags="i"))
+    return query
+
+
+def _ordered(query: Select[Asset, AssetBlob], order: str) -> Select[Asset, AssetBlob]:
+    column = {"created": Asset.created, "modified": Asset.modified, "path": VersionAsset.path}[
+        order.lstrip("-")
+    ]
+    direction = column.desc() if order.startswith("-") else column.asc()
+    return query.order_by(direction, Asset.id)
+
+
+async def page(
+    session: AsyncSession,
+    version_id: int,
+    *,
+    path: str | None,
+    glob: str | None,
+    order: str,
+    offset: int,
+    limit: int,
+    with_count: bool,
+) -> tuple[list[tuple[Asset, AssetBlob | None]], int | None]:
+    """A page (limit + 1 rows show whether a next page exists), and the count if asked."""
+    exact = False
+    if path:
+        exact = bool(
+            await session.scalar(
+                select(
+                    exists().where(VersionAsset.version_id == version_id, VersionAsset.path == path)
+                )
+            )
+        )
+    query = _listing(version_id, path, glob, exact)
+    count = None
+    if with_count:
+        count = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = await session.execute(_ordered(query, order).offset(offset).limit(limit + 1))
+    return [(row[0], row[1]) for row in rows], count
+
+
+async def in_version(
+    session: AsyncSession, version_id: int, asset_id: uuid.UUID
+) -> tuple[Asset, AssetBlob | None] | None:
+    query = (
+        select(Asset, AssetBlob)
+        .join(VersionAsset, VersionAsset.asset_id == Asset.id)
+        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .where(VersionAsset.version_id == version_id, Asset.id == asset_id)
+    )
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def by_id(
+    session: AsyncSession, asset_id: uuid.UUID
+) -> tuple[Asset, AssetBlob | None] | None:
+    query = (
+        select(Asset, AssetBlob)
+        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .where(Asset.id == asset_id)
+    )
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def owns_a_dandiset_holding(session: AsyncSession, asset_id: uuid.UUID, user_id: int) -> bool:
+    query = select(
+        exists()
+        .where(VersionAsset.asset_id == asset_id)
+        .where(Version.id == VersionAsset.version_id)
+        .where(DandisetOwner.dandiset_id == Version.dandiset_id, DandisetOwner.user_id == user_id)
+    )
+    return bool(await session.scalar(query))

@@ -1,0 +1,247 @@
+"""Assets: nested under a version, and top-level `/api/assets/{id}/...`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from dandelion_api.assets import service
+from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathNode
+from dandelion_api.auth.dependencies import ApprovedUser, MaybeUser
+from dandelion_api.pagination import Page, Pagination, paginate
+from dandelion_api.params import AssetId, DandisetId, VersionId
+from dandelion_common.web.resources import ResourcesDep
+from dandelion_common.web.routing import CommitRoute, SessionDep
+
+nested = APIRouter(
+    prefix="/dandisets/{dandiset_id}/versions/{version}/assets",
+    tags=["assets"],
+    route_class=CommitRoute,
+)
+top_level = APIRouter(prefix="/assets", tags=["assets"])
+
+Order = Literal["created", "-created", "modified", "-modified", "path", "-path"]
+
+
+@nested.get("/", response_model=Page[AssetOut], response_model_exclude_none=False)
+async def list_assets(
+    request: Request,
+    dandiset_id: DandisetId,
+    version: VersionId,
+    session: SessionDep,
+    user: MaybeUser,
+    resources: ResourcesDep,
+    pagination: Pagination,
+    path: Annotated[str | None, Query(description="Case-insensitive path prefix")] = None,
+    glob: Annotated[str | None, Query(description="Case-insensitive pattern, * = anything")] = None,
+    order: Order = "created",
+    metadata: bool = False,
+) -> Response:
+    """Assets of a version; `count` only on page 1 (DANDI's lazy pagination)."""
+    items, count, has_next = await service.list_assets(
+        session,
+        resources.settings,
+        resources.storage,
+        dandiset_id,
+        version,
+        user,
+        path=path,
+        glob=glob,
+        order=order,
+        with_metadata=metadata,
+        offset=pagination.offset,
+        limit=pagination.page_size,
+        first_page=pagination.page == 1,
+    )
+    exclude = None if metadata else {"metadata"}
+    page = paginate(
+        request,
+        pagination,
+        [i.model_dump(mode="json", exclude=exclude) for i in items],
+        count=count,
+        has_next=has_next,
+    )
+    return _json(page)
+
+
+@nested.post("/", response_model=AssetOut)
+async def create_asset(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    body: AssetCreate,
+    session: SessionDep,
+    user: ApprovedUser,
+    resources: ResourcesDep,
+) -> AssetOut:
+    """Add a blob to the draft at `metadata.path` (owners only)."""
+    return await service.create(
+        session, resources.settings, resources.storage, user, dandiset_id, version, body
+    )
+
+
+@nested.get("/paths/", response_model=Page[PathNode])
+async def list_paths(
+    request: Request,
+    dandiset_id: DandisetId,
+    version: VersionId,
+    session: SessionDep,
+    user: MaybeUser,
+    resources: ResourcesDep,
+    pagination: Pagination,
+    path_prefix: str = "",
+) -> dict[str, Any]:
+    """Direct children of a folder with aggregate file counts and sizes."""
+    items, count = await service.folder(
+        session,
+        resources.storage,
+        dandiset_id,
+        version,
+        user,
+        path_prefix,
+        offset=pagination.offset,
+        limit=pagination.page_size,
+    )
+    has_next = pagination.offset + len(items) < count
+    return paginate(request, pagination, items, count=count, has_next=has_next)
+
+
+@nested.get("/{asset_id}/")
+async def get_asset(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    asset_id: AssetId,
+    session: SessionDep,
+    user: MaybeUser,
+    resources: ResourcesDep,
+) -> dict[str, Any]:
+    """The asset's metadata document."""
+    return await service.nested_metadata(
+        session, resources.settings, resources.storage, dandiset_id, version, asset_id, user
+    )
+
+
+@nested.put("/{asset_id}/", response_model=AssetOut)
+async def replace_asset(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    asset_id: AssetId,
+    body: AssetCreate,
+    session: SessionDep,
+    user: ApprovedUser,
+    resources: ResourcesDep,
+) -> AssetOut:
+    """Replace an asset of the draft; a change yields a new asset id."""
+    return await service.replace(
+        session, resources.settings, resources.storage, user, dandiset_id, version, asset_id, body
+    )
+
+
+@nested.delete("/{asset_id}/", status_code=204)
+async def delete_asset(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    asset_id: AssetId,
+    session: SessionDep,
+    user: ApprovedUser,
+) -> Response:
+    """Remove an asset from the draft."""
+    await service.remove(session, user, dandiset_id, version, asset_id)
+    return Response(status_code=204)
+
+
+@nested.get("/{asset_id}/info/", response_model=AssetOut)
+async def get_nested_info(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    asset_id: AssetId,
+    session: SessionDep,
+    user: MaybeUser,
+    resources: ResourcesDep,
+) -> AssetOut:
+    """The asset record with its metadata."""
+    return await service.nested_info(
+        session, resources.settings, resources.storage, dandiset_id, version, asset_id, user
+    )
+
+
+@nested.get("/{asset_id}/validation/", response_model=AssetValidation)
+async def get_validation(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    asset_id: AssetId,
+    session: SessionDep,
+    user: MaybeUser,
+) -> AssetValidation:
+    """The asset's validation status and errors."""
+    return await service.validation(session, dandiset_id, version, asset_id, user)
+
+
+@nested.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
+@nested.head(
+    "/{asset_id}/download/",
+    response_class=RedirectResponse,
+    status_code=302,
+    include_in_schema=False,
+)
+async def nested_download(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    asset_id: AssetId,
+    session: SessionDep,
+    user: MaybeUser,
+    resources: ResourcesDep,
+) -> RedirectResponse:
+    """302 to a short-lived presigned URL of the asset's bytes."""
+    await service.nested_metadata(
+        session, resources.settings, resources.storage, dandiset_id, version, asset_id, user
+    )
+    url = await service.download_url(session, resources.storage, asset_id, user)
+    return RedirectResponse(url, status_code=302)
+
+
+@top_level.get("/{asset_id}/")
+async def get_top_level_asset(
+    asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
+) -> dict[str, Any]:
+    """An asset's metadata document, by id alone."""
+    from dandelion_api.assets.metadata import full_metadata
+
+    asset, blob = await service.readable_asset(session, asset_id, user)
+    return full_metadata(resources.settings, resources.storage, asset, blob)
+
+
+@top_level.get("/{asset_id}/info/", response_model=AssetOut)
+@top_level.head("/{asset_id}/info/", response_model=AssetOut, include_in_schema=False)
+async def get_top_level_info(
+    asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
+) -> AssetOut:
+    """An asset's record with its metadata, by id alone."""
+    from dandelion_api.assets.metadata import full_metadata
+
+    asset, blob = await service.readable_asset(session, asset_id, user)
+    return service.asset_out(
+        asset, blob, full_metadata(resources.settings, resources.storage, asset, blob)
+    )
+
+
+@top_level.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
+@top_level.head(
+    "/{asset_id}/download/",
+    response_class=RedirectResponse,
+    status_code=302,
+    include_in_schema=False,
+)
+async def download(
+    asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
+) -> RedirectResponse:
+    """302 to a short-lived presigned URL of the asset's bytes (what the dandi client follows)."""
+    url = await service.download_url(session, resources.storage, asset_id, user)
+    return RedirectResponse(url, status_code=302)
+
+
+def _json(content: dict[str, Any]) -> Response:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(content)

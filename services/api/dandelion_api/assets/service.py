@@ -1,0 +1,353 @@
+"""Asset use cases: list, read, add/replace/remove in the draft, folders, downloads."""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dandelion_api import audit
+from dandelion_api.assets import paths, repository
+from dandelion_api.assets.metadata import full_metadata, strip_computed
+from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathAsset, PathNode
+from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
+from dandelion_api.versions.service import get_version
+from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
+from dandelion_common.db.models import Asset, AssetBlob, User, Version, VersionAsset
+from dandelion_common.errors import (
+    BadRequest,
+    FieldErrors,
+    MethodNotAllowed,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
+from dandelion_common.outbox import emit
+from dandelion_common.settings import Settings
+from dandelion_common.storage import S3Storage, blob_key
+
+
+def asset_out(
+    asset: Asset, blob: AssetBlob | None, metadata: dict[str, Any] | None = None
+) -> AssetOut:
+    return AssetOut(
+        asset_id=asset.id,
+        blob=asset.blob_id,
+        path=asset.path,
+        size=blob.size if blob else 0,
+        created=asset.created,
+        modified=asset.modified,
+        metadata=metadata,
+    )
+
+
+async def _readable_version(
+    session: AsyncSession, dandiset_id: int, version: str, user: User | None
+) -> Version:
+    await readable_dandiset(session, dandiset_id, user)
+    return await get_version(session, dandiset_id, version)
+
+
+async def list_assets(
+    session: AsyncSession,
+    settings: Settings,
+    storage: S3Storage,
+    dandiset_id: int,
+    version: str,
+    user: User | None,
+    *,
+    path: str | None,
+    glob: str | None,
+    order: str,
+    with_metadata: bool,
+    offset: int,
+    limit: int,
+    first_page: bool,
+) -> tuple[list[AssetOut], int | None, bool]:
+    found = await _readable_version(session, dandiset_id, version, user)
+    rows, count = await repository.page(
+        session,
+        found.id,
+        path=path,
+        glob=glob,
+        order=order,
+        offset=offset,
+        limit=limit,
+        with_count=first_page,
+    )
+    items = [
+        asset_out(a, b, full_metadata(settings, storage, a, b) if with_metadata and b else None)
+        for a, b in rows[:limit]
+    ]
+    return items, count, len(rows) > limit
+
+
+async def _asset_in_version(
+    session: AsyncSession, dandiset_id: int, version: str, asset_id: uuid.UUID, user: User | None
+) -> tuple[Version, Asset, AssetBlob | None]:
+    found = await _readable_version(session, dandiset_id, version, user)
+    row = await repository.in_version(session, found.id, asset_id)
+    if row is None:
+        raise NotFound("No Asset matches the given query.")
+    return found, row[0], row[1]
+
+
+async def nested_metadata(
+    session: AsyncSession,
+    settings: Settings,
+    storage: S3Storage,
+    dandiset_id: int,
+    version: str,
+    asset_id: uuid.UUID,
+    user: User | None,
+) -> dict[str, Any]:
+    _, asset, blob = await _asset_in_version(session, dandiset_id, version, asset_id, user)
+    return full_metadata(settings, storage, asset, _require_blob(blob))
+
+
+async def nested_info(
+    session: AsyncSession,
+    settings: Settings,
+    storage: S3Storage,
+    dandiset_id: int,
+    version: str,
+    asset_id: uuid.UUID,
+    user: User | None,
+) -> AssetOut:
+    _, asset, blob = await _asset_in_version(session, dandiset_id, version, asset_id, user)
+    return asset_out(asset, blob, full_metadata(settings, storage, asset, _require_blob(blob)))
+
+
+async def validation(
+    session: AsyncSession, dandiset_id: int, version: str, asset_id: uuid.UUID, user: User | None
+) -> AssetValidation:
+    _, asset, _ = await _asset_in_version(session, dandiset_id, version, asset_id, user)
+    errors = [
+        {"field": e.get("field", ""), "message": e.get("message", "")}
+        for e in asset.validation_errors
+    ]
+    return AssetValidation.model_validate({"status": asset.status, "validation_errors": errors})
+
+
+def _require_blob(blob: AssetBlob | None) -> AssetBlob:
+    if blob is None:
+        raise BadRequest("Zarr archives are not supported by this server.")
+    return blob
+
+
+async def readable_asset(
+    session: AsyncSession, asset_id: uuid.UUID, user: User | None
+) -> tuple[Asset, AssetBlob]:
+    """A top-level asset read: embargoed blobs only for owners of a dandiset holding them."""
+    row = await repository.by_id(session, asset_id)
+    if row is None:
+        raise NotFound("No Asset matches the given query.")
+    asset, blob = row[0], _require_blob(row[1])
+    if blob.embargoed and not (
+        user
+        and (user.is_admin or await repository.owns_a_dandiset_holding(session, asset.id, user.id))
+    ):
+        if user is None:
+            raise NotAuthenticated()
+        raise PermissionDenied()
+    return asset, blob
+
+
+async def download_url(
+    session: AsyncSession, storage: S3Storage, asset_id: uuid.UUID, user: User | None
+) -> str:
+    asset, blob = await readable_asset(session, asset_id, user)
+    return await storage.presign_get(blob_key(blob.id), filename=posixpath.basename(asset.path))
+
+
+# -- changes to the draft ----------------------------------------------------------------
+
+
+async def _editable_draft(
+    session: AsyncSession, user: User, dandiset_id: int, version: str
+) -> Version:
+    dandiset = await owned_dandiset(session, dandiset_id, user)
+    if version != "draft":
+        raise MethodNotAllowed("Only draft versions can be modified.")
+    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
+        raise BadRequest("Cannot modify a dandiset while it is being unembargoed.")
+    return await get_version(session, dandiset_id, "draft")
+
+
+async def _parse(session: AsyncSession, body: AssetCreate) -> tuple[str, AssetBlob, dict[str, Any]]:
+    if (body.blob_id is None) == (body.zarr_id is None):
+        raise FieldErrors({"blob_id": ["Exactly one of blob_id or zarr_id must be specified."]})
+    if body.zarr_id is not None:
+        raise BadRequest("Zarr archives are not supported by this server.")
+    path = body.metadata.get("path")
+    if not isinstance(path, str) or not path:
+        raise FieldErrors({"metadata": ["No path specified in metadata."]})
+    paths.validate_path(path)
+    blob = await session.get(AssetBlob, body.blob_id)
+    if blob is None:
+        raise NotFound("No AssetBlob matches the given query.")
+    return path, blob, strip_computed(body.metadata)
+
+
+async def _attach(
+    session: AsyncSession, draft: Version, asset: Asset, blob: AssetBlob, *, delta_files: int
+) -> None:
+    session.add(VersionAsset(version_id=draft.id, asset_id=asset.id, path=asset.path))
+    await paths.add(session, draft.id, asset.path, asset.id, blob.size)
+    await _touch(session, draft, files=delta_files, size=blob.size)
+
+
+async def _detach(
+    session: AsyncSession, draft: Version, asset: Asset, blob: AssetBlob, *, delta_files: int
+) -> None:
+    await session.execute(
+        delete(VersionAsset).where(
+            VersionAsset.version_id == draft.id, VersionAsset.asset_id == asset.id
+        )
+    )
+    await paths.remove(session, draft.id, asset.path, blob.size)
+    await _touch(session, draft, files=delta_files, size=-blob.size)
+
+
+async def _touch(session: AsyncSession, draft: Version, *, files: int, size: int) -> None:
+    """Counters change in one UPDATE, so concurrent asset changes never lose an increment."""
+    await session.execute(
+        update(Version)
+        .where(Version.id == draft.id)
+        .values(
+            asset_count=Version.asset_count + files,
+            size=Version.size + size,
+            status=VersionStatus.PENDING,
+            modified=func.now(),
+        )
+    )
+    emit(session, OutboxEntity.VERSION, draft.id)
+
+
+def _audit_details(asset: Asset, blob: AssetBlob) -> dict[str, Any]:
+    return {
+        "path": asset.path,
+        "size": blob.size,
+        "asset_blob_id": str(blob.id),
+        "zarr_archive_id": None,
+        "asset_id": str(asset.id),
+        "checksum": blob.sha256,
+        "metadata": asset.metadata_,
+    }
+
+
+async def create(
+    session: AsyncSession,
+    settings: Settings,
+    storage: S3Storage,
+    user: User,
+    dandiset_id: int,
+    version: str,
+    body: AssetCreate,
+) -> AssetOut:
+    draft = await _editable_draft(session, user, dandiset_id, version)
+    path, blob, metadata = await _parse(session, body)
+    await paths.check_free(session, draft.id, path)
+    asset = Asset(id=uuid.uuid4(), path=path, blob_id=blob.id, metadata_={**metadata, "path": path})
+    session.add(asset)
+    await session.flush()
+    await _attach(session, draft, asset, blob, delta_files=1)
+    audit.record(session, user, dandiset_id, "add_asset", _audit_details(asset, blob))
+    emit(session, OutboxEntity.ASSET, asset.id)
+    await session.flush()
+    await session.refresh(asset)
+    return asset_out(asset, blob, full_metadata(settings, storage, asset, blob))
+
+
+async def replace(
+    session: AsyncSession,
+    settings: Settings,
+    storage: S3Storage,
+    user: User,
+    dandiset_id: int,
+    version: str,
+    asset_id: uuid.UUID,
+    body: AssetCreate,
+) -> AssetOut:
+    draft = await _editable_draft(session, user, dandiset_id, version)
+    row = await repository.in_version(session, draft.id, asset_id)
+    if row is None:
+        raise NotFound("No Asset matches the given query.")
+    old, old_blob = row[0], _require_blob(row[1])
+    path, blob, metadata = await _parse(session, body)
+    metadata = {**metadata, "path": path}
+    if (path, blob.id, metadata) == (old.path, old.blob_id, old.metadata_):
+        return asset_out(old, old_blob, full_metadata(settings, storage, old, old_blob))
+    await _detach(session, draft, old, old_blob, delta_files=-1)
+    await paths.check_free(session, draft.id, path)
+    asset = Asset(id=uuid.uuid4(), path=path, blob_id=blob.id, metadata_=metadata)
+    session.add(asset)
+    await session.flush()
+    await _attach(session, draft, asset, blob, delta_files=1)
+    audit.record(session, user, dandiset_id, "update_asset", _audit_details(asset, blob))
+    emit(session, OutboxEntity.ASSET, old.id, OutboxOperation.DELETE)
+    emit(session, OutboxEntity.ASSET, asset.id)
+    await session.flush()
+    await session.refresh(asset)
+    return asset_out(asset, blob, full_metadata(settings, storage, asset, blob))
+
+
+async def remove(
+    session: AsyncSession, user: User, dandiset_id: int, version: str, asset_id: uuid.UUID
+) -> None:
+    draft = await _editable_draft(session, user, dandiset_id, version)
+    row = await repository.in_version(session, draft.id, asset_id)
+    if row is None:
+        raise NotFound("No Asset matches the given query.")
+    asset, blob = row[0], _require_blob(row[1])
+    await _detach(session, draft, asset, blob, delta_files=-1)
+    audit.record(
+        session, user, dandiset_id, "remove_asset", {"path": asset.path, "asset_id": str(asset.id)}
+    )
+    emit(session, OutboxEntity.ASSET, asset.id, OutboxOperation.DELETE)
+
+
+async def folder(
+    session: AsyncSession,
+    storage: S3Storage,
+    dandiset_id: int,
+    version: str,
+    user: User | None,
+    prefix: str,
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[list[PathNode], int]:
+    found = await _readable_version(session, dandiset_id, version, user)
+    listing = await paths.children(session, found.id, prefix.strip("/"), offset=offset, limit=limit)
+    if listing is None:
+        raise NotFound("Specified path not found.")
+    nodes, count = listing
+    blobs = await _blob_ids(session, [n.asset_id for n in nodes if n.asset_id])
+    items = [
+        PathNode(
+            path=n.path,
+            version=found.id,
+            aggregate_files=n.aggregate_files,
+            aggregate_size=n.aggregate_size,
+            asset=PathAsset(
+                asset_id=n.asset_id, url=storage.object_url(blob_key(blobs[n.asset_id]))
+            )
+            if n.asset_id
+            else None,
+        )
+        for n in nodes
+    ]
+    return items, count
+
+
+async def _blob_ids(
+    session: AsyncSession, asset_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    if not asset_ids:
+        return {}
+    rows = await session.execute(select(Asset.id, Asset.blob_id).where(Asset.id.in_(asset_ids)))
+    return {a: b for a, b in rows if b is not None}

@@ -1,0 +1,1 @@
+"""Archive-wide reads: statistics, metadata JSON Schemas, the asset audit feed, blob lookup."""

@@ -1,0 +1,87 @@
+"""`/api/dandisets/{id}/versions/...`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from dandelion_api.auth.dependencies import ApprovedUser, MaybeUser
+from dandelion_api.pagination import Page, Pagination, paginate
+from dandelion_api.params import DandisetId, VersionId
+from dandelion_api.versions import service
+from dandelion_api.versions.schemas import VersionInfo, VersionOut, VersionUpdate
+from dandelion_common.web.resources import ResourcesDep
+from dandelion_common.web.routing import CommitRoute, SessionDep
+
+router = APIRouter(
+    prefix="/dandisets/{dandiset_id}/versions", tags=["versions"], route_class=CommitRoute
+)
+
+
+@router.get("/", response_model=Page[VersionOut])
+async def list_versions(
+    request: Request,
+    dandiset_id: DandisetId,
+    session: SessionDep,
+    user: MaybeUser,
+    pagination: Pagination,
+    order: Annotated[Literal["created", "-created"], Query()] = "created",
+) -> dict[str, Any]:
+    """The versions of a dandiset, oldest first (or `order=-created`)."""
+    versions, count = await service.list_versions(
+        session,
+        dandiset_id,
+        user,
+        descending=order == "-created",
+        offset=pagination.offset,
+        limit=pagination.page_size,
+    )
+    has_next = pagination.offset + len(versions) < count
+    return paginate(request, pagination, versions, count=count, has_next=has_next)
+
+
+@router.get("/{version}/")
+async def get_version_metadata(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    session: SessionDep,
+    user: MaybeUser,
+    resources: ResourcesDep,
+) -> dict[str, Any]:
+    """The version's metadata document (dandischema Dandiset or PublishedDandiset)."""
+    return await service.metadata(session, resources.settings, dandiset_id, version, user)
+
+
+@router.get("/{version}/info/", response_model=VersionInfo)
+async def get_version_info(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    session: SessionDep,
+    user: MaybeUser,
+    resources: ResourcesDep,
+) -> VersionInfo:
+    """The version record with its validation errors and metadata."""
+    return await service.info(session, resources.settings, dandiset_id, version, user)
+
+
+@router.put("/{version}/", response_model=VersionInfo)
+async def update_version(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    body: VersionUpdate,
+    session: SessionDep,
+    user: ApprovedUser,
+    resources: ResourcesDep,
+) -> VersionInfo:
+    """Edit the draft's name and metadata (owners only); the draft goes back to Pending."""
+    return await service.update_draft(session, resources.settings, user, dandiset_id, version, body)
+
+
+@router.delete("/{version}/", status_code=204)
+async def delete_version(
+    dandiset_id: DandisetId, version: VersionId, session: SessionDep, user: ApprovedUser
+) -> Response:
+    """Delete a published version (admins only)."""
+    await service.delete_published(session, user, dandiset_id, version)
+    return Response(status_code=204)

@@ -1,0 +1,182 @@
+"""Version use cases: list, read, edit the draft, delete a published version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dandelion_api import audit
+from dandelion_api.dandisets import repository as dandisets
+from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
+from dandelion_api.dandisets.schemas import DandisetShort
+from dandelion_api.versions.metadata import contact_person, full_metadata, strip_computed
+from dandelion_api.versions.schemas import VersionInfo, VersionOut, VersionUpdate
+from dandelion_common.db.enums import AssetStatus, EmbargoStatus, OutboxEntity, OutboxOperation
+from dandelion_common.db.models import Asset, Dandiset, User, Version, VersionAsset
+from dandelion_common.errors import BadRequest, MethodNotAllowed, NotFound, PermissionDenied
+from dandelion_common.outbox import emit
+from dandelion_common.settings import Settings
+
+MAX_ASSET_ERRORS = 50
+PENDING_MESSAGE = "asset is currently being validated, please wait."
+
+
+async def get_version(
+    session: AsyncSession, dandiset_id: int, version: str, *, lock: bool = False
+) -> Version:
+    query = select(Version).where(Version.dandiset_id == dandiset_id, Version.version == version)
+    if lock:
+        query = query.with_for_update()
+    found = await session.scalar(query)
+    if found is None:
+        raise NotFound("No Version matches the given query.")
+    return found
+
+
+async def _short(session: AsyncSession, dandiset: Dandiset, user: User | None) -> DandisetShort:
+    versions = (await dandisets.versions_of(session, [dandiset.id]))[dandiset.id]
+    current = versions.get("published") or versions.get("draft")
+    return DandisetShort(
+        identifier=f"{dandiset.id:06}",
+        created=dandiset.created,
+        modified=dandiset.modified,
+        contact_person=contact_person(current.metadata_) if current else "",
+        embargo_status=dandiset.embargo_status,
+        star_count=await dandisets.star_count(session, dandiset.id),
+        is_starred=dandiset.id in await dandisets.starred_by(session, [dandiset.id], user),
+    )
+
+
+def _out(version: Version, short: DandisetShort, active_uploads: int) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "name": version.name,
+        "asset_count": version.asset_count,
+        "active_uploads": active_uploads if version.version == "draft" else 0,
+        "size": version.size,
+        "status": version.status,
+        "created": version.created,
+        "modified": version.modified,
+        "dandiset": short,
+        "release_notes": str(version.metadata_.get("releaseNotes", "")),
+    }
+
+
+async def list_versions(
+    session: AsyncSession,
+    dandiset_id: int,
+    user: User | None,
+    *,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> tuple[list[VersionOut], int]:
+    dandiset = await readable_dandiset(session, dandiset_id, user)
+    query = select(Version).where(Version.dandiset_id == dandiset_id)
+    count = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    order = (
+        (Version.created.desc(), Version.id.desc()) if descending else (Version.created, Version.id)
+    )
+    versions = list(await session.scalars(query.order_by(*order).offset(offset).limit(limit)))
+    short = await _short(session, dandiset, user)
+    uploads = (await dandisets.active_uploads(session, [dandiset_id])).get(dandiset_id, 0)
+    return [VersionOut(**_out(v, short, uploads)) for v in versions], count
+
+
+async def metadata(
+    session: AsyncSession, settings: Settings, dandiset_id: int, version: str, user: User | None
+) -> dict[str, Any]:
+    dandiset = await readable_dandiset(session, dandiset_id, user)
+    return full_metadata(settings, dandiset, await get_version(session, dandiset_id, version))
+
+
+async def _asset_errors(session: AsyncSession, version: Version) -> list[dict[str, str]]:
+    """Up to 50 assets still being validated, then the errors of up to 50 invalid ones."""
+    base = (
+        select(Asset.path, Asset.status, Asset.validation_errors)
+        .join(VersionAsset, VersionAsset.asset_id == Asset.id)
+        .where(VersionAsset.version_id == version.id)
+    )
+    waiting = base.where(Asset.status.in_([AssetStatus.PENDING, AssetStatus.VALIDATING]))
+    errors = [
+        {"field": "", "message": PENDING_MESSAGE, "path": path}
+        for path, _, _ in await session.execute(
+            waiting.order_by(VersionAsset.path).limit(MAX_ASSET_ERRORS)
+        )
+    ]
+    invalid = base.where(Asset.status == AssetStatus.INVALID).order_by(
+        func.jsonb_array_length(Asset.validation_errors).desc(), VersionAsset.path
+    )
+    for path, _, found in await session.execute(invalid.limit(MAX_ASSET_ERRORS)):
+        errors += [
+            {"field": e.get("field", ""), "message": e.get("message", ""), "path": path}
+            for e in found
+        ]
+    return errors
+
+
+async def info(
+    session: AsyncSession, settings: Settings, dandiset_id: int, version: str, user: User | None
+) -> VersionInfo:
+    dandiset = await readable_dandiset(session, dandiset_id, user)
+    found = await get_version(session, dandiset_id, version)
+    return await _info(session, settings, dandiset, found, user)
+
+
+async def _info(
+    session: AsyncSession,
+    settings: Settings,
+    dandiset: Dandiset,
+    version: Version,
+    user: User | None,
+) -> VersionInfo:
+    short = await _short(session, dandiset, user)
+    uploads = (await dandisets.active_uploads(session, [dandiset.id])).get(dandiset.id, 0)
+    document = full_metadata(settings, dandiset, version)
+    return VersionInfo(
+        **_out(version, short, uploads),
+        asset_validation_errors=await _asset_errors(session, version),
+        version_validation_errors=version.validation_errors,
+        metadata=document,
+        contact_person=contact_person(document),
+    )
+
+
+async def update_draft(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    dandiset_id: int,
+    version: str,
+    body: VersionUpdate,
+) -> VersionInfo:
+    dandiset = await owned_dandiset(session, dandiset_id, user)
+    if version != "draft":
+        raise MethodNotAllowed("Only draft versions can be modified.")
+    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
+        raise BadRequest("Cannot modify a dandiset while it is being unembargoed.")
+    draft = await get_version(session, dandiset_id, "draft", lock=True)
+    new_metadata = {**strip_computed(body.metadata), "schemaKey": "Dandiset"}
+    new_metadata.setdefault("schemaVersion", draft.metadata_.get("schemaVersion"))
+    if new_metadata != draft.metadata_ or body.name != draft.name:
+        draft.name, draft.metadata_ = body.name, new_metadata
+        draft.status = draft.status.PENDING
+        audit.record(session, user, dandiset_id, "update_metadata", {"metadata": new_metadata})
+        emit(session, OutboxEntity.VERSION, draft.id)
+        await session.flush()
+        await session.refresh(draft)
+    return await _info(session, settings, dandiset, draft, user)
+
+
+async def delete_published(
+    session: AsyncSession, user: User, dandiset_id: int, version: str
+) -> None:
+    if not user.is_admin:
+        raise PermissionDenied()
+    if version == "draft":
+        raise PermissionDenied("Cannot delete draft versions")
+    found = await get_version(session, dandiset_id, version, lock=True)
+    emit(session, OutboxEntity.VERSION, found.id, OutboxOperation.DELETE)
+    await session.delete(found)
