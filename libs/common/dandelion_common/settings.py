@@ -90,6 +90,10 @@ class ApiSettings(BaseModel):
     # The URL clients use; services.api.url in /api/info/ is this plus "/api".
     public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # Origins (exact, e.g. "https://dandiarchive.org") or a regex (full match) that may make
+    # write requests from a browser; any origin may read (GET/HEAD/OPTIONS), as on DANDI.
+    cors_origins: list[str] = []
+    cors_origin_regex: str | None = None
 
     @field_validator("public_url")
     @classmethod

@@ -14,9 +14,11 @@ from dandelion_api.meta.router import router as meta_router
 from dandelion_api.users.router import auth_router as users_auth_router
 from dandelion_api.users.router import router as users_router
 from dandelion_api.versions.router import router as versions_router
+from dandelion_api.webdav.router import router as webdav_router
 from dandelion_common import __version__
 from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings, get_settings
+from dandelion_common.web.cors import Cors
 from dandelion_common.web.errors import install_error_handlers
 from dandelion_common.web.health import router as health_router
 from dandelion_common.web.resources import lifespan_for
@@ -39,6 +41,7 @@ def api_router() -> APIRouter:
         versions_router,
         assets_router,
         top_level_assets_router,
+        webdav_router,
     ):
         api.include_router(router)
     return api
@@ -63,4 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(info_root_router)
     app.include_router(health_router)
     app.add_middleware(PermanentSlashRedirect)
+    app.add_middleware(
+        Cors,
+        allow_origins=settings.api.cors_origins,
+        allow_origin_regex=settings.api.cors_origin_regex,
+    )
     return app

@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -175,14 +176,18 @@ class VersionAsset(Base):
     )
     # Copied from the asset (paths never change in place) so uniqueness is a constraint.
     path: Mapped[str] = mapped_column(String(512))
+    # Copied from the asset too: the default listing order is served by an index-only scan.
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         UniqueConstraint("version_id", "path"),
+        Index("ix_version_assets_created", "version_id", "created", "asset_id"),
         # The asset list filters by a case-insensitive path prefix.
         Index(
             "ix_version_assets_lower_path",
             "version_id",
-            text("lower(path) text_pattern_ops"),
+            func.lower(literal_column("path")).label("lower_path"),
+            postgresql_ops={"lower_path": "text_pattern_ops"},
         ),
     )
 

@@ -78,7 +78,8 @@ def ephemeral_servers() -> Iterator[ServerUrls]:
     root.chmod(0o755)  # PostgreSQL runs as nobody when the tests run as root
     postgres = Postgres(root / "postgres", HOST, free_port(HOST), durable=False)
     redis = Redis(root / "redis", HOST, free_port(HOST), durable=False)
-    s3 = SeaweedS3(root / "s3", HOST, s3_base_port())
+    # Open blobs of ServerUrls.settings()'s bucket are readable anonymously, as on DANDI.
+    s3 = SeaweedS3(root / "s3", HOST, s3_base_port(), public_read_prefix="dandelion-test/blobs")
     children: list[Child] = []
     try:
         for server in (postgres, redis, s3):

@@ -178,13 +178,18 @@ class Redis:
 
 @dataclass
 class SeaweedS3:
-    """`weed mini` with one identity, so every request (presigned URLs too) is verified."""
+    """`weed mini` with one identity, so every request (presigned URLs too) is verified.
+
+    With `public_read_prefix` ("bucket/prefix"), anyone may also GET/HEAD objects under that
+    prefix without signing, as on DANDI's public bucket; listing and writing stay refused.
+    """
 
     data_dir: Path
     host: str
     port: int
     access_key: str = DEV_S3_ACCESS_KEY
     secret_key: str = DEV_S3_SECRET_KEY
+    public_read_prefix: str | None = None
 
     @property
     def url(self) -> str:
@@ -203,7 +208,13 @@ class SeaweedS3:
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
             "actions": ["Admin", "Read", "List", "Tagging", "Write"],
         }
-        config.write_text(json.dumps({"identities": [identity]}))
+        identities = [identity]
+        if self.public_read_prefix:
+            # SeaweedFS names unsigned requests "anonymous". Its resource must end in "/*":
+            # "Read:bucket/blobs" matches no object at all (SeaweedFS 4.48).
+            resource = self.public_read_prefix.strip("/") + "/*"
+            identities.append({"name": "anonymous", "actions": [f"Read:{resource}"]})
+        config.write_text(json.dumps({"identities": identities}))
         config.chmod(0o600)
         return config
 

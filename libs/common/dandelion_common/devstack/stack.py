@@ -33,7 +33,12 @@ class Stack:
         host = config.host
         self.postgres = Postgres(self.data_dir / "postgres", host, config.postgres_port)
         self.redis = Redis(self.data_dir / "redis", host, config.redis_port)
-        self.s3 = SeaweedS3(self.data_dir / "s3", host, config.s3_port)
+        self.s3 = SeaweedS3(
+            self.data_dir / "s3",
+            host,
+            config.s3_port,
+            public_read_prefix=f"{Settings().s3.bucket}/blobs",  # open blobs, as DANDI's bucket
+        )
         self.children: list[Child] = []
         self._stopping = False
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from dandelion_common.db.models import Asset, AssetBlob, DandisetOwner, Version, VersionAsset
-
-ORDERINGS = {"created", "-created", "modified", "-modified", "path", "-path"}
 
 
 def glob_regex(pattern: str) -> str:
@@ -18,15 +18,9 @@ def glob_regex(pattern: str) -> str:
     return "^" + re.escape(pattern).replace(r"\*", ".*") + "$"
 
 
-def _listing(
-    version_id: int, path: str | None, glob: str | None, exact: bool
-) -> Select[Asset, AssetBlob]:
-    query = (
-        select(Asset, AssetBlob)
-        .join(VersionAsset, VersionAsset.asset_id == Asset.id)
-        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
-        .where(VersionAsset.version_id == version_id)
-    )
+def _ids(version_id: int, path: str | None, glob: str | None, exact: bool) -> Select[uuid.UUID]:
+    """The version's asset ids matching the filters, from `version_assets` alone."""
+    query = select(VersionAsset.asset_id).where(VersionAsset.version_id == version_id)
     if path is not None and exact:
         query = query.where(VersionAsset.path == path)
     elif path:
@@ -37,17 +31,23 @@ def _listing(
     return query
 
 
-def _ordered(query: Select[Asset, AssetBlob], order: str) -> Select[Asset, AssetBlob]:
-    column = {"created": Asset.created, "modified": Asset.modified, "path": VersionAsset.path}[
-        order.lstrip("-")
-    ]
-    direction = column.desc() if order.startswith("-") else column.asc()
-    return query.order_by(direction, Asset.id)
+def _ordered(query: Select[uuid.UUID], order: str) -> Select[uuid.UUID]:
+    # Asset rows are immutable, so the copy of `created` in version_assets orders exactly as the
+    # asset's own, and (version_id, created, asset_id) serves it from the index alone.
+    column: InstrumentedAttribute[Any]
+    if order.lstrip("-") == "modified":
+        query = query.join(Asset, Asset.id == VersionAsset.asset_id)
+        column = Asset.modified
+    else:
+        column = VersionAsset.path if order.lstrip("-") == "path" else VersionAsset.created
+    descending = order.startswith("-")
+    tie = VersionAsset.asset_id.desc() if descending else VersionAsset.asset_id.asc()
+    return query.order_by(column.desc() if descending else column.asc(), tie)
 
 
 async def page(
     session: AsyncSession,
-    version_id: int,
+    version: Version,
     *,
     path: str | None,
     glob: str | None,
@@ -62,16 +62,26 @@ async def page(
         exact = bool(
             await session.scalar(
                 select(
-                    exists().where(VersionAsset.version_id == version_id, VersionAsset.path == path)
+                    exists().where(VersionAsset.version_id == version.id, VersionAsset.path == path)
                 )
             )
         )
-    query = _listing(version_id, path, glob, exact)
+    query = _ids(version.id, path, glob, exact)
     count = None
     if with_count:
-        count = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    rows = await session.execute(_ordered(query, order).offset(offset).limit(limit + 1))
-    return [(row[0], row[1]) for row in rows], count
+        count = (
+            version.asset_count  # kept up to date on every change: no count over a big version
+            if not (path or glob)
+            else int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        )
+    ids = list(await session.scalars(_ordered(query, order).offset(offset).limit(limit + 1)))
+    rows = await session.execute(
+        select(Asset, AssetBlob)
+        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .where(Asset.id.in_(ids))
+    )
+    found = {row[0].id: (row[0], row[1]) for row in rows}
+    return [found[i] for i in ids], count
 
 
 async def in_version(

@@ -70,7 +70,7 @@ async def list_assets(
     found = await _readable_version(session, dandiset_id, version, user)
     rows, count = await repository.page(
         session,
-        found.id,
+        found,
         path=path,
         glob=glob,
         order=order,

@@ -112,15 +112,13 @@ async def set_owners(
 
 
 @router.post("/{dandiset_id}/star/", response_model=StarCount)
-async def star(dandiset_id: DandisetId, session: SessionDep, user: AuthenticatedUser) -> StarCount:
+async def star(dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser) -> StarCount:
     """Star a dandiset (idempotent)."""
     return StarCount(count=await service.star(session, user, dandiset_id, on=True))
 
 
 @router.delete("/{dandiset_id}/star/", response_model=StarCount)
-async def unstar(
-    dandiset_id: DandisetId, session: SessionDep, user: AuthenticatedUser
-) -> StarCount:
+async def unstar(dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser) -> StarCount:
     """Remove the caller's star."""
     return StarCount(count=await service.star(session, user, dandiset_id, on=False))
 
