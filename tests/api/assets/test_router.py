@@ -235,3 +235,33 @@ async def test_slashless_get_is_a_permanent_redirect(api_client: httpx.AsyncClie
         301,
         "http://testserver/api/info/",
     )
+
+
+@pytest.mark.parametrize("order", ["created", "-created", "path", "-path"])
+async def test_deep_pages_seek_from_cached_keys_and_match_offsets(
+    api_client: httpx.AsyncClient,
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    order: str,
+) -> None:
+    """With a tiny stride every page past the second seeks; pages must equal plain slicing."""
+    from dandelion_api.assets import repository
+
+    base, key, _ = await seeded(session, api_client)
+    extra = await create_blob(session, content=b"extra")
+    for n in range(7):
+        body = {"blob_id": str(extra.id), "metadata": {"path": f"more/f{n}.nwb"}}
+        assert (await api_client.post(f"{base}/", json=body, headers=auth(key))).status_code == 200
+    everything = (
+        await api_client.get(f"{base}/", params={"order": order, "page_size": 100})
+    ).json()
+    expected = [a["path"] for a in everything["results"]]
+    monkeypatch.setattr(repository, "STRIDE", 2)
+    paged = []
+    for page in range(1, 5):
+        params: dict[str, str | int] = {"order": order, "page_size": 3, "page": page}
+        paged += [
+            a["path"] for a in (await api_client.get(f"{base}/", params=params)).json()["results"]
+        ]
+    assert paged == expected
+    assert len(expected) == 12

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 
 from dandelion_common.errors import (
     Conflict,
@@ -39,6 +40,10 @@ def build_app() -> FastAPI:
     @app.get("/raise/{name}")
     async def raise_(name: str) -> None:
         raise RAISES[name]
+
+    @app.get("/db-down")
+    async def db_down() -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
 
     @app.get("/crash")
     async def crash() -> None:
@@ -97,6 +102,14 @@ async def test_bad_query_is_a_400_with_field_errors(client: httpx.AsyncClient) -
 async def test_unknown_route_is_drf_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/nowhere/")
     assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
+
+
+async def test_an_unreachable_database_is_a_retryable_503(client: httpx.AsyncClient) -> None:
+    """The dandi client retries 5xx; 503 + Retry-After tells it when, and no internals leak."""
+    response = await client.get("/db-down")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "SELECT" not in response.text
 
 
 async def test_a_bug_is_a_json_500_without_internals(client: httpx.AsyncClient) -> None:

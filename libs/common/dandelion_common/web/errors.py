@@ -7,11 +7,24 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dandelion_common.errors import ArchiveError, StorageUnavailable
 
 logger = logging.getLogger("dandelion.errors")
+
+# Connection failures and timeouts of PostgreSQL (SQLAlchemy wraps asyncpg's) and Redis.
+BACKEND_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def _archive_error(_: Request, exc: Exception) -> JSONResponse:
@@ -44,6 +57,18 @@ def _storage_unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _backend_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL or Redis unreachable or timing out: not the client's fault, and retryable."""
+    logger.warning(
+        "backend unavailable", extra={"path": request.url.path, "error": repr(exc)[:300]}
+    )
+    return JSONResponse(
+        {"detail": "A backing service is temporarily unavailable."},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", extra={"path": request.url.path}, exc_info=exc)
     return JSONResponse({"detail": "Internal server error."}, status_code=500)
@@ -54,4 +79,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StorageUnavailable, _storage_unavailable)
+    for unavailable in BACKEND_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _backend_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -16,7 +16,7 @@ from dandelion_common.auth import hash_api_key
 from dandelion_common.db.enums import UserStatus
 from dandelion_common.db.models import ApiToken, User
 from dandelion_common.errors import InvalidToken, NotAuthenticated, PermissionDenied
-from dandelion_common.web.routing import SessionDep
+from dandelion_common.web.resources import ResourcesDep
 
 _SCHEME = "token"
 
@@ -32,8 +32,12 @@ def _presented_key(request: Request) -> str | None:
     return key.strip()
 
 
-async def get_current_user(request: Request, session: SessionDep) -> User | None:
-    """The caller, or None when anonymous. A wrong key is a 401, never anonymous."""
+async def get_current_user(request: Request, resources: ResourcesDep) -> User | None:
+    """The caller, or None when anonymous. A wrong key is a 401, never anonymous.
+
+    It runs on every /api route, so anonymous requests must not touch the database: the
+    lookup opens its own short session only when a key is presented.
+    """
     key = _presented_key(request)
     if key is None:
         request.state.username = "AnonymousUser"
@@ -44,7 +48,8 @@ async def get_current_user(request: Request, session: SessionDep) -> User | None
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.key_hash == hash_api_key(key))
     )
-    user = await session.scalar(query)
+    async with resources.db.session() as session:
+        user = await session.scalar(query)
     if user is None or not user.is_active:
         raise InvalidToken()
     request.state.username = user.username

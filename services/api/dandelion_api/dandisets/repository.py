@@ -56,13 +56,17 @@ def _visible(filters: ListFilters, user: User | None) -> ColumnElement[bool]:
     return or_(open_, owned)
 
 
-def _filtered(filters: ListFilters, user: User | None) -> Select[Dandiset, int]:
+def _needs_current(filters: ListFilters) -> bool:
+    """Only these read the most recent version; the default listing never joins it."""
+    orders_by_version = (filters.ordering or "").lstrip("-") in ("name", "modified", "size")
+    return bool(filters.search) or not filters.empty or orders_by_version
+
+
+def _filtered(filters: ListFilters, user: User | None) -> Select[Dandiset]:
+    query = select(Dandiset).where(_visible(filters, user))
     current = Version.__table__.alias("current")
-    query = (
-        select(Dandiset, _star_count().label("stars"))
-        .join(current, current.c.id == _current_version())
-        .where(_visible(filters, user))
-    )
+    if _needs_current(filters):
+        query = query.join(current, current.c.id == _current_version())
     if filters.mine and user:
         query = query.where(
             exists().where(
@@ -94,8 +98,8 @@ def _filtered(filters: ListFilters, user: User | None) -> Select[Dandiset, int]:
 
 
 def _ordered(
-    query: Select[Dandiset, int], filters: ListFilters, current: FromClause
-) -> Select[Dandiset, int]:
+    query: Select[Dandiset], filters: ListFilters, current: FromClause
+) -> Select[Dandiset]:
     columns = {
         "id": Dandiset.id,
         "name": current.c.name,
@@ -107,9 +111,8 @@ def _ordered(
     key = ordering.lstrip("-")
     if key in columns:
         column = columns[key]
-        return query.order_by(
-            column.desc() if ordering.startswith("-") else column.asc(), Dandiset.id
-        )
+        direction = column.desc() if ordering.startswith("-") else column.asc()
+        return query.order_by(direction, Dandiset.id)
     if filters.starred:
         return query.order_by(DandisetStar.created.desc(), Dandiset.id)
     return query.order_by(Dandiset.created, Dandiset.id)
@@ -120,8 +123,21 @@ async def list_page(
 ) -> tuple[list[tuple[Dandiset, int]], int]:
     query = _filtered(filters, user)
     count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await session.execute(query.offset(offset).limit(limit))).all()
-    return [(row[0], int(row[1])) for row in rows], int(count or 0)
+    dandisets = list(await session.scalars(query.offset(offset).limit(limit)))
+    stars = await star_counts(session, [d.id for d in dandisets])
+    return [(d, stars.get(d.id, 0)) for d in dandisets], int(count or 0)
+
+
+async def star_counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
+    """Stars of the dandisets on one page (not of every dandiset the listing considered)."""
+    if not ids:
+        return {}
+    query = (
+        select(DandisetStar.dandiset_id, func.count())
+        .where(DandisetStar.dandiset_id.in_(ids))
+        .group_by(DandisetStar.dandiset_id)
+    )
+    return {row[0]: int(row[1]) for row in await session.execute(query)}
 
 
 async def versions_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, Version]]:
