@@ -55,3 +55,18 @@ class PingPayload(Payload):
 def ping_contract(queue: Queue) -> JobContract[PingPayload]:
     """Liveness round trip through a worker: `dandelion workers ping` and the stack test."""
     return JobContract("ping", queue, PingPayload, key=lambda p: p.token)
+
+
+class VersionRevision(Payload):
+    version_id: int
+    # The version's `modified` when the job was asked for: each revision is validated once,
+    # and a job that finds a newer revision leaves it to the newer job.
+    revision: str
+
+
+VALIDATE_VERSION = JobContract(
+    "validate_version",
+    Queue.INGEST,
+    VersionRevision,
+    key=lambda p: f"{p.version_id}@{p.revision}",
+)

@@ -17,6 +17,7 @@ from dandelion_common.db.session import Database
 from dandelion_common.jobs.buffer import flush_committed_jobs
 from dandelion_common.jobs.contracts import JobContract, P, PingPayload, Queue, ping_contract
 from dandelion_common.jobs.queue import JobQueue, arq_redis_settings
+from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage
 
@@ -90,6 +91,7 @@ def build_worker(
     """An arq worker for `queue`. `with_clients=False` skips database and S3 (tests, ping)."""
     queue_name = queue.redis_name if isinstance(queue, Queue) else queue
     key = health_key(queue)
+    configure_dandischema(settings.instance)  # before any job imports dandischema.models
     ctx: Context = {"settings": settings, "queue_name": queue_name, "health_key": key}
     return Worker(
         functions,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dandelion_api.versions.metadata import context_url
 from dandelion_common.db.models import Asset, AssetBlob
+from dandelion_common.metadata import context_url
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key

@@ -14,7 +14,7 @@ from dandelion_api.assets import paths, repository
 from dandelion_api.assets.metadata import full_metadata, strip_computed
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathAsset, PathNode
 from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
-from dandelion_api.versions.service import get_version
+from dandelion_api.versions.service import get_version, request_validation
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
 from dandelion_common.db.models import Asset, AssetBlob, User, Version, VersionAsset
 from dandelion_common.errors import (
@@ -214,7 +214,7 @@ async def _detach(
 
 async def _touch(session: AsyncSession, draft: Version, *, files: int, size: int) -> None:
     """Counters change in one UPDATE, so concurrent asset changes never lose an increment."""
-    await session.execute(
+    modified = await session.scalar(
         update(Version)
         .where(Version.id == draft.id)
         .values(
@@ -223,8 +223,11 @@ async def _touch(session: AsyncSession, draft: Version, *, files: int, size: int
             status=VersionStatus.PENDING,
             modified=func.now(),
         )
+        .returning(Version.modified)
     )
     emit(session, OutboxEntity.VERSION, draft.id)
+    if modified is not None:
+        request_validation(session, draft.id, modified)
 
 
 def _audit_details(asset: Asset, blob: AssetBlob) -> dict[str, Any]:

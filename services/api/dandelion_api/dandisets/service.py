@@ -22,10 +22,11 @@ from dandelion_api.dandisets.schemas import (
     VersionDetail,
     VersionSummary,
 )
-from dandelion_api.versions.metadata import contact_person, strip_computed
+from dandelion_api.versions.service import request_validation
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
 from dandelion_common.db.models import Dandiset, DandisetOwner, DandisetStar, Upload, User, Version
 from dandelion_common.errors import BadRequest, NotAuthenticated, PermissionDenied
+from dandelion_common.metadata import contact_person, strip_computed
 from dandelion_common.outbox import emit
 from dandelion_common.schema import SCHEMA_VERSION
 
@@ -210,6 +211,8 @@ async def create(
     emit(session, OutboxEntity.DANDISET, dandiset.id)
     await session.flush()
     await session.refresh(dandiset)
+    await session.refresh(draft)
+    request_validation(session, draft.id, draft.modified)
     # As DANDI: the create response is built without request context, so is_starred is false.
     return await detail(session, dandiset, user, starred=False)
 

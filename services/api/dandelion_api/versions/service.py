@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,15 +12,25 @@ from dandelion_api import audit
 from dandelion_api.dandisets import repository as dandisets
 from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.dandisets.schemas import DandisetShort
-from dandelion_api.versions.metadata import contact_person, full_metadata, strip_computed
 from dandelion_api.versions.schemas import VersionInfo, VersionOut, VersionUpdate
 from dandelion_common.db.enums import AssetStatus, EmbargoStatus, OutboxEntity, OutboxOperation
 from dandelion_common.db.models import Asset, Dandiset, User, Version, VersionAsset
 from dandelion_common.errors import BadRequest, MethodNotAllowed, NotFound, PermissionDenied
+from dandelion_common.jobs import enqueue_after_commit
+from dandelion_common.jobs.contracts import VALIDATE_VERSION, VersionRevision
+from dandelion_common.metadata import contact_person, full_metadata, strip_computed
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
 
 MAX_ASSET_ERRORS = 50
+
+
+def request_validation(session: AsyncSession, version_id: int, modified: datetime) -> None:
+    """After commit, the ingest worker validates this revision of the draft."""
+    payload = VersionRevision(version_id=version_id, revision=modified.isoformat())
+    enqueue_after_commit(session, VALIDATE_VERSION, payload)
+
+
 PENDING_MESSAGE = "asset is currently being validated, please wait."
 
 
@@ -167,6 +178,7 @@ async def update_draft(
         emit(session, OutboxEntity.VERSION, draft.id)
         await session.flush()
         await session.refresh(draft)
+        request_validation(session, draft.id, draft.modified)
     return await _info(session, settings, dandiset, draft, user)
 
 

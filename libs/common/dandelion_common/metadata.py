@@ -1,4 +1,5 @@
-"""Version metadata as DANDI serves it: the stored document plus computed keys.
+"""Version metadata as DANDI serves it: the stored document plus computed keys, and its
+validation (shared by the api, which serves it, and the ingest worker, which validates it).
 
 The draft stores only what users wrote; the computed keys are added when it is read, so they
 always match the dandiset (name, access, counts). Published versions are stored complete.
@@ -6,6 +7,8 @@ always match the dandiset (name, access, counts). Published versions are stored 
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from dandelion_common.db.enums import EmbargoStatus
@@ -115,3 +118,63 @@ def full_metadata(settings: Settings, dandiset: Dandiset, version: Version) -> d
         metadata, version.name, version.version, url, dandiset.created.year
     )
     return metadata
+
+
+_PLACEHOLDER_VERSION = "0.000000.0000"
+
+
+def _as_if_published(
+    settings: Settings, dandiset_id: int, document: dict[str, Any]
+) -> dict[str, Any]:
+    """The draft with placeholder publish fields, so validation reports what blocks publishing
+    (as DANDI validates drafts against PublishedDandiset)."""
+    now = datetime.now(UTC).isoformat()
+    suffix = f"{settings.instance.name.lower()}.{dandiset_id:06}/{_PLACEHOLDER_VERSION}"
+    software = {
+        "schemaKey": "Software",
+        "id": uuid.uuid4().urn,
+        "identifier": "RRID:SCR_017571",
+        "name": "Dandelion API",
+        "version": "0.1.0",
+    }
+    return {
+        **document,
+        "id": f"{dandiset_identifier(settings, dandiset_id)}/{_PLACEHOLDER_VERSION}",
+        "version": _PLACEHOLDER_VERSION,
+        "url": f"{settings.instance.web_url}/dandiset/{dandiset_id:06}/{_PLACEHOLDER_VERSION}",
+        "doi": f"{settings.doi.prefix}/{suffix}",
+        "datePublished": now,
+        "publishedBy": {
+            "schemaKey": "PublishActivity",
+            "id": uuid.uuid4().urn,
+            "name": "publish",
+            "startDate": now,
+            "endDate": now,
+            "wasAssociatedWith": [software],
+        },
+        # Assets are validated on their own; an empty draft must not fail on its summary.
+        "assetsSummary": {"schemaKey": "AssetsSummary", "numberOfBytes": 1, "numberOfFiles": 1},
+    }
+
+
+def version_errors(
+    settings: Settings, dandiset_id: int, document: dict[str, Any]
+) -> list[dict[str, str]]:
+    """DANDI's `version_validation_errors` of a draft: [] when it could be published."""
+    from dandischema.exceptions import JsonschemaValidationError, PydanticValidationError
+    from dandischema.metadata import validate
+
+    try:
+        validate(
+            _as_if_published(settings, dandiset_id, document),
+            schema_key="PublishedDandiset",
+            json_validation=True,
+        )
+    except JsonschemaValidationError as exc:
+        return [{"field": ".".join(map(str, e.path)), "message": e.message} for e in exc.errors]
+    except PydanticValidationError as exc:
+        return [
+            {"field": ".".join(map(str, e.get("loc", ()))), "message": str(e.get("msg"))}
+            for e in exc.errors
+        ]
+    return []

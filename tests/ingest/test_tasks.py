@@ -1,0 +1,106 @@
+"""validate_version: a draft becomes Valid or Invalid once per revision, and never acts on a
+stale or non-pending version (jobs may run twice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from arq.jobs import Job, JobStatus
+from conftest import auth
+from factories import create_user
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dandelion_common.db.enums import VersionStatus
+from dandelion_common.db.models import Version
+from dandelion_common.db.session import Database
+from dandelion_common.jobs.contracts import VALIDATE_VERSION, VersionRevision
+from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.settings import Settings
+from dandelion_ingest.tasks import validate_version
+
+PUBLISHABLE = {
+    "description": "Extracellular recordings in mouse V1.",
+    "license": ["spdx:CC-BY-4.0"],
+    "contributor": [
+        {
+            "schemaKey": "Person", "name": "Doe, Jane", "email": "jane@example.org",
+            "roleName": ["dcite:ContactPerson"], "includeInCitation": True, "affiliation": [],
+        }
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture
+def ctx(settings: Settings, db: Database, job_queue: JobQueue) -> dict[str, Any]:
+    return {"settings": settings, "db": db, "queue": job_queue}
+
+
+async def create(client: httpx.AsyncClient, key: str, metadata: dict[str, Any]) -> int:
+    response = await client.post(
+        "/api/dandisets/", json={"name": "V1 recordings", "metadata": metadata}, headers=auth(key)
+    )
+    assert response.status_code == 200, response.text
+    return int(response.json()["identifier"])
+
+
+async def draft_of(session: AsyncSession, dandiset_id: int) -> Version:
+    version = await session.scalar(select(Version).where(Version.dandiset_id == dandiset_id))
+    assert version is not None
+    await session.refresh(version)
+    return version
+
+
+def revision(version: Version) -> VersionRevision:
+    return VersionRevision(version_id=version.id, revision=version.modified.isoformat())
+
+
+async def test_publishable_draft_becomes_valid(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    _, key = await create_user(session)
+    draft = await draft_of(session, await create(api_client, key, PUBLISHABLE))
+    assert await validate_version.coroutine(ctx, **revision(draft).model_dump()) == "Valid"
+    await session.refresh(draft)
+    assert (draft.status, draft.validation_errors) == (VersionStatus.VALID, [])
+    info = await api_client.get(f"/api/dandisets/{draft.dandiset_id:06}/versions/draft/info/")
+    assert (info.json()["status"], info.json()["version_validation_errors"]) == ("Valid", [])
+
+
+async def test_missing_license_makes_it_invalid_with_the_field(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    _, key = await create_user(session)
+    metadata = {k: v for k, v in PUBLISHABLE.items() if k != "license"}
+    draft = await draft_of(session, await create(api_client, key, metadata))
+    assert await validate_version.coroutine(ctx, **revision(draft).model_dump()) == "Invalid"
+    await session.refresh(draft)
+    assert any("license" in e["message"] for e in draft.validation_errors)
+
+
+async def test_stale_revision_and_second_run_change_nothing(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    _, key = await create_user(session)
+    draft = await draft_of(session, await create(api_client, key, PUBLISHABLE))
+    stale = VersionRevision(version_id=draft.id, revision="2000-01-01T00:00:00+00:00")
+    assert await validate_version.coroutine(ctx, **stale.model_dump()) == "superseded"
+    await session.refresh(draft)
+    assert draft.status is VersionStatus.PENDING
+    current = revision(draft).model_dump()
+    assert await validate_version.coroutine(ctx, **current) == "Valid"
+    assert await validate_version.coroutine(ctx, **current) in ("superseded", "not pending")
+
+
+async def test_every_draft_change_asks_for_validation_after_commit(
+    api_client: httpx.AsyncClient, session: AsyncSession, job_queue: JobQueue
+) -> None:
+    _, key = await create_user(session)
+    dandiset_id = await create(api_client, key, PUBLISHABLE)
+    draft = await draft_of(session, dandiset_id)
+    job_id = VALIDATE_VERSION.job_id(revision(draft))
+    assert job_id is not None
+    job = Job(job_id, job_queue.redis, _queue_name=VALIDATE_VERSION.queue_name)
+    assert await job.status() == JobStatus.queued
