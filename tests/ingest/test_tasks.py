@@ -3,23 +3,29 @@ stale or non-pending version (jobs may run twice)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from arq.jobs import Job, JobStatus
 from conftest import auth
-from factories import create_user
+from factories import create_blob, create_dandiset, create_user
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import VersionStatus
-from dandelion_common.db.models import Version
+from dandelion_common.db.enums import AssetStatus, VersionStatus
+from dandelion_common.db.models import Asset, Version
 from dandelion_common.db.session import Database
-from dandelion_common.jobs.contracts import VALIDATE_VERSION, VersionRevision
+from dandelion_common.jobs.contracts import (
+    VALIDATE_ASSET,
+    VALIDATE_VERSION,
+    AssetChecksum,
+    VersionRevision,
+)
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import Settings
-from dandelion_ingest.tasks import validate_version
+from dandelion_ingest.tasks import validate_asset, validate_version
 
 PUBLISHABLE = {
     "description": "Extracellular recordings in mouse V1.",
@@ -104,3 +110,70 @@ async def test_every_draft_change_asks_for_validation_after_commit(
     assert job_id is not None
     job = Job(job_id, job_queue.redis, _queue_name=VALIDATE_VERSION.queue_name)
     assert await job.status() == JobStatus.queued
+
+
+async def add_asset(
+    client: httpx.AsyncClient, session: AsyncSession, metadata: dict[str, Any], *, checksum: bool
+) -> Asset:
+    owner, key = await create_user(session)
+    dandiset, _ = await create_dandiset(session, owner=owner)
+    blob = await create_blob(session, content=b"nwb" + metadata["path"].encode())
+    if not checksum:
+        blob.sha256 = None
+        await session.flush()
+    url = f"/api/dandisets/{dandiset.id:06}/versions/draft/assets/"
+    response = await client.post(
+        url, json={"blob_id": str(blob.id), "metadata": metadata}, headers=auth(key)
+    )
+    assert response.status_code == 200, response.text
+    asset = await session.get(Asset, uuid.UUID(response.json()["asset_id"]))
+    assert asset is not None
+    return asset
+
+
+def checksum_payload(asset: Asset, sha256: str | None) -> dict[str, Any]:
+    return AssetChecksum(asset_id=asset.id, sha256=sha256).model_dump(mode="json")
+
+
+async def test_asset_with_checksum_and_format_becomes_valid(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    asset = await add_asset(
+        api_client, session, {"path": "a.nwb", "encodingFormat": "application/x-nwb"}, checksum=True
+    )
+    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Valid"
+    await session.refresh(asset)
+    assert (asset.status, asset.validation_errors) == (AssetStatus.VALID, [])
+    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "not pending"
+
+
+async def test_asset_without_format_is_invalid_with_dandis_message(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    asset = await add_asset(api_client, session, {"path": "b.nwb"}, checksum=True)
+    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Invalid"
+    validation = await api_client.get(f"/api/assets/{asset.id}/info/")
+    assert validation.status_code == 200
+    await session.refresh(asset)
+    assert any("encodingFormat" in e["message"] for e in asset.validation_errors)
+
+
+async def test_asset_waits_for_its_checksum(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession, job_queue: JobQueue
+) -> None:
+    asset = await add_asset(
+        api_client, session, {"path": "c.nwb", "encodingFormat": "x"}, checksum=False
+    )
+    payload = AssetChecksum(asset_id=asset.id, sha256=None)
+    job_id = VALIDATE_ASSET.job_id(payload)
+    assert job_id is not None
+    assert (
+        await Job(job_id, job_queue.redis, _queue_name=VALIDATE_ASSET.queue_name).status()
+        == JobStatus.queued
+    )
+    assert (
+        await validate_asset.coroutine(ctx, **checksum_payload(asset, None))
+        == "waiting for checksum"
+    )
+    await session.refresh(asset)
+    assert asset.status is AssetStatus.PENDING

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dandelion_common.db.enums import EmbargoStatus
-from dandelion_common.db.models import Dandiset, Version
+from dandelion_common.db.models import Asset, AssetBlob, Dandiset, Version
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
+from dandelion_common.storage import blob_key, object_url
 
 COMPUTED_KEYS = frozenset(
     {
@@ -123,53 +124,42 @@ def full_metadata(settings: Settings, dandiset: Dandiset, version: Version) -> d
 _PLACEHOLDER_VERSION = "0.000000.0000"
 
 
+def _with_publish_activity(document: dict[str, Any]) -> dict[str, Any]:
+    """Placeholder publish fields, so validation reports what would block publishing."""
+    now = datetime.now(UTC).isoformat()
+    software = {
+        "schemaKey": "Software", "id": uuid.uuid4().urn, "identifier": "RRID:SCR_017571",
+        "name": "Dandelion API", "version": "0.1.0",
+    }  # fmt: skip
+    activity = {
+        "schemaKey": "PublishActivity", "id": uuid.uuid4().urn, "name": "publish",
+        "startDate": now, "endDate": now, "wasAssociatedWith": [software],
+    }  # fmt: skip
+    return {**document, "datePublished": now, "publishedBy": activity}
+
+
 def _as_if_published(
     settings: Settings, dandiset_id: int, document: dict[str, Any]
 ) -> dict[str, Any]:
-    """The draft with placeholder publish fields, so validation reports what blocks publishing
-    (as DANDI validates drafts against PublishedDandiset)."""
-    now = datetime.now(UTC).isoformat()
+    """The draft as a published version would be (DANDI validates drafts as PublishedDandiset)."""
     suffix = f"{settings.instance.name.lower()}.{dandiset_id:06}/{_PLACEHOLDER_VERSION}"
-    software = {
-        "schemaKey": "Software",
-        "id": uuid.uuid4().urn,
-        "identifier": "RRID:SCR_017571",
-        "name": "Dandelion API",
-        "version": "0.1.0",
-    }
     return {
-        **document,
+        **_with_publish_activity(document),
         "id": f"{dandiset_identifier(settings, dandiset_id)}/{_PLACEHOLDER_VERSION}",
         "version": _PLACEHOLDER_VERSION,
         "url": f"{settings.instance.web_url}/dandiset/{dandiset_id:06}/{_PLACEHOLDER_VERSION}",
         "doi": f"{settings.doi.prefix}/{suffix}",
-        "datePublished": now,
-        "publishedBy": {
-            "schemaKey": "PublishActivity",
-            "id": uuid.uuid4().urn,
-            "name": "publish",
-            "startDate": now,
-            "endDate": now,
-            "wasAssociatedWith": [software],
-        },
         # Assets are validated on their own; an empty draft must not fail on its summary.
         "assetsSummary": {"schemaKey": "AssetsSummary", "numberOfBytes": 1, "numberOfFiles": 1},
     }
 
 
-def version_errors(
-    settings: Settings, dandiset_id: int, document: dict[str, Any]
-) -> list[dict[str, str]]:
-    """DANDI's `version_validation_errors` of a draft: [] when it could be published."""
+def _errors(document: dict[str, Any], schema_key: str) -> list[dict[str, str]]:
     from dandischema.exceptions import JsonschemaValidationError, PydanticValidationError
     from dandischema.metadata import validate
 
     try:
-        validate(
-            _as_if_published(settings, dandiset_id, document),
-            schema_key="PublishedDandiset",
-            json_validation=True,
-        )
+        validate(document, schema_key=schema_key, json_validation=True)
     except JsonschemaValidationError as exc:
         return [{"field": ".".join(map(str, e.path)), "message": e.message} for e in exc.errors]
     except PydanticValidationError as exc:
@@ -178,3 +168,54 @@ def version_errors(
             for e in exc.errors
         ]
     return []
+
+
+def version_errors(
+    settings: Settings, dandiset_id: int, document: dict[str, Any]
+) -> list[dict[str, str]]:
+    """DANDI's `version_validation_errors` of a draft: [] when it could be published."""
+    return _errors(_as_if_published(settings, dandiset_id, document), "PublishedDandiset")
+
+
+# -- assets --------------------------------------------------------------------------------
+
+ASSET_COMPUTED_KEYS = frozenset(
+    {
+        "id", "access", "path", "identifier", "contentUrl", "contentSize", "digest",
+        "datePublished", "publishedBy",
+    }
+)  # fmt: skip
+
+
+def strip_asset_computed(metadata: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in metadata.items() if k not in ASSET_COMPUTED_KEYS}
+    kept["schemaKey"] = "Asset"
+    kept.setdefault("schemaVersion", SCHEMA_VERSION)
+    return kept
+
+
+def asset_full_metadata(settings: Settings, asset: Asset, blob: AssetBlob) -> dict[str, Any]:
+    """The document `GET .../assets/{id}/` returns."""
+    digest = {"dandi:dandi-etag": blob.etag}
+    if blob.sha256:
+        digest["dandi:sha2-256"] = blob.sha256
+    status = "dandi:EmbargoedAccess" if blob.embargoed else "dandi:OpenAccess"
+    return {
+        **asset.metadata_,
+        "id": f"dandiasset:{asset.id}",
+        "identifier": str(asset.id),
+        "path": asset.path,
+        "contentSize": blob.size,
+        "contentUrl": [
+            f"{settings.api.api_url}/assets/{asset.id}/download/",
+            object_url(settings.s3, blob_key(blob.id)),
+        ],
+        "digest": digest,
+        "access": [{"schemaKey": "AccessRequirements", "status": status}],
+        "@context": context_url(str(asset.metadata_.get("schemaVersion", SCHEMA_VERSION))),
+    }
+
+
+def asset_errors(document: dict[str, Any]) -> list[dict[str, str]]:
+    """An asset's validation errors as DANDI reports them: [] when it could be published."""
+    return _errors(_with_publish_activity(document), "PublishedAsset")

@@ -34,6 +34,11 @@ def complete_multipart_body(parts: list[tuple[int, str]]) -> str:
     return f"{header}<CompleteMultipartUpload>{items}</CompleteMultipartUpload>"
 
 
+def object_url(settings: S3Settings, key: str) -> str:
+    """The unsigned URL of an object (as DANDI lists in contentUrl)."""
+    return f"{settings.presign_endpoint_url.rstrip('/')}/{settings.bucket}/{key}"
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     size: int
@@ -182,5 +187,4 @@ class S3Storage:
         await self._call("delete_object", Key=key)
 
     def object_url(self, key: str) -> str:
-        """The unsigned URL of an object (as DANDI lists in contentUrl)."""
-        return f"{self.settings.presign_endpoint_url.rstrip('/')}/{self.bucket}/{key}"
+        return object_url(self.settings, key)

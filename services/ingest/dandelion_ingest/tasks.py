@@ -7,11 +7,21 @@ import logging
 
 from sqlalchemy import select
 
-from dandelion_common.db.enums import VersionStatus
-from dandelion_common.db.models import Dandiset, Version
-from dandelion_common.jobs.contracts import VALIDATE_VERSION, VersionRevision
+from dandelion_common.db.enums import AssetStatus, VersionStatus
+from dandelion_common.db.models import Asset, AssetBlob, Dandiset, Version
+from dandelion_common.jobs.contracts import (
+    VALIDATE_ASSET,
+    VALIDATE_VERSION,
+    AssetChecksum,
+    VersionRevision,
+)
 from dandelion_common.jobs.worker import Context, handler, job_session
-from dandelion_common.metadata import full_metadata, version_errors
+from dandelion_common.metadata import (
+    asset_errors,
+    asset_full_metadata,
+    full_metadata,
+    version_errors,
+)
 from dandelion_common.settings import Settings
 
 logger = logging.getLogger("dandelion.ingest")
@@ -37,3 +47,24 @@ async def validate_version(ctx: Context, payload: VersionRevision) -> str:
         version.validation_errors = errors
     logger.info("validated draft", extra={"version_id": payload.version_id, "errors": len(errors)})
     return version.status.value
+
+
+@handler(VALIDATE_ASSET)
+async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
+    """Validate an asset's metadata as if published; it stays Pending until its checksum is
+    known, as on DANDI ("asset is currently being validated")."""
+    settings: Settings = ctx["settings"]
+    async with job_session(ctx) as session:
+        query = select(Asset).where(Asset.id == payload.asset_id).with_for_update()
+        asset = await session.scalar(query)
+        if asset is None:
+            return "gone"
+        if asset.status is not AssetStatus.PENDING:
+            return "not pending"
+        blob = await session.get(AssetBlob, asset.blob_id) if asset.blob_id else None
+        if blob is None or blob.sha256 is None:
+            return "waiting for checksum"
+        errors = asset_errors(asset_full_metadata(settings, asset, blob))
+        asset.status = AssetStatus.INVALID if errors else AssetStatus.VALID
+        asset.validation_errors = errors
+    return asset.status.value

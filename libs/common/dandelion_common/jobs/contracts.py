@@ -7,6 +7,7 @@ re-reads what it needs, so a job that runs twice (arq is at-least-once) sees the
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -69,4 +70,19 @@ VALIDATE_VERSION = JobContract(
     Queue.INGEST,
     VersionRevision,
     key=lambda p: f"{p.version_id}@{p.revision}",
+)
+
+
+class AssetChecksum(Payload):
+    asset_id: uuid.UUID
+    # The blob's SHA-256 when the job was asked for. Validation needs it (PublishedAsset
+    # requires the digest), so the checksum job asks again once it is known.
+    sha256: str | None
+
+
+VALIDATE_ASSET = JobContract(
+    "validate_asset",
+    Queue.INGEST,
+    AssetChecksum,
+    key=lambda p: f"{p.asset_id}@{p.sha256 or 'no-checksum'}",
 )

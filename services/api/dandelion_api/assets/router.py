@@ -206,10 +206,10 @@ async def get_top_level_asset(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> dict[str, Any]:
     """An asset's metadata document, by id alone."""
-    from dandelion_api.assets.metadata import full_metadata
+    from dandelion_common.metadata import asset_full_metadata
 
     asset, blob = await service.readable_asset(session, asset_id, user)
-    return full_metadata(resources.settings, resources.storage, asset, blob)
+    return asset_full_metadata(resources.settings, asset, blob)
 
 
 @top_level.get("/{asset_id}/info/", response_model=AssetOut)
@@ -218,12 +218,10 @@ async def get_top_level_info(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> AssetOut:
     """An asset's record with its metadata, by id alone."""
-    from dandelion_api.assets.metadata import full_metadata
+    from dandelion_common.metadata import asset_full_metadata
 
     asset, blob = await service.readable_asset(session, asset_id, user)
-    return service.asset_out(
-        asset, blob, full_metadata(resources.settings, resources.storage, asset, blob)
-    )
+    return service.asset_out(asset, blob, asset_full_metadata(resources.settings, asset, blob))
 
 
 @top_level.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api import audit
 from dandelion_api.assets import paths, repository
-from dandelion_api.assets.metadata import full_metadata, strip_computed
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathAsset, PathNode
 from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.versions.service import get_version, request_validation
@@ -25,6 +24,9 @@ from dandelion_common.errors import (
     NotFound,
     PermissionDenied,
 )
+from dandelion_common.jobs import enqueue_after_commit
+from dandelion_common.jobs.contracts import VALIDATE_ASSET, AssetChecksum
+from dandelion_common.metadata import asset_full_metadata, strip_asset_computed
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key
@@ -79,7 +81,7 @@ async def list_assets(
         with_count=first_page,
     )
     items = [
-        asset_out(a, b, full_metadata(settings, storage, a, b) if with_metadata and b else None)
+        asset_out(a, b, asset_full_metadata(settings, a, b) if with_metadata and b else None)
         for a, b in rows[:limit]
     ]
     return items, count, len(rows) > limit
@@ -105,7 +107,7 @@ async def nested_metadata(
     user: User | None,
 ) -> dict[str, Any]:
     _, asset, blob = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return full_metadata(settings, storage, asset, _require_blob(blob))
+    return asset_full_metadata(settings, asset, _require_blob(blob))
 
 
 async def nested_info(
@@ -118,7 +120,7 @@ async def nested_info(
     user: User | None,
 ) -> AssetOut:
     _, asset, blob = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return asset_out(asset, blob, full_metadata(settings, storage, asset, _require_blob(blob)))
+    return asset_out(asset, blob, asset_full_metadata(settings, asset, _require_blob(blob)))
 
 
 async def validation(
@@ -189,7 +191,7 @@ async def _parse(session: AsyncSession, body: AssetCreate) -> tuple[str, AssetBl
     blob = await session.get(AssetBlob, body.blob_id)
     if blob is None:
         raise NotFound("No AssetBlob matches the given query.")
-    return path, blob, strip_computed(body.metadata)
+    return path, blob, strip_asset_computed(body.metadata)
 
 
 async def _attach(
@@ -230,6 +232,12 @@ async def _touch(session: AsyncSession, draft: Version, *, files: int, size: int
         request_validation(session, draft.id, modified)
 
 
+def _request_validation(session: AsyncSession, asset: Asset, blob: AssetBlob) -> None:
+    """After commit, the ingest worker validates the new asset row."""
+    payload = AssetChecksum(asset_id=asset.id, sha256=blob.sha256)
+    enqueue_after_commit(session, VALIDATE_ASSET, payload)
+
+
 def _audit_details(asset: Asset, blob: AssetBlob) -> dict[str, Any]:
     return {
         "path": asset.path,
@@ -259,10 +267,11 @@ async def create(
     await session.flush()
     await _attach(session, draft, asset, blob, delta_files=1)
     audit.record(session, user, dandiset_id, "add_asset", _audit_details(asset, blob))
+    _request_validation(session, asset, blob)
     emit(session, OutboxEntity.ASSET, asset.id)
     await session.flush()
     await session.refresh(asset)
-    return asset_out(asset, blob, full_metadata(settings, storage, asset, blob))
+    return asset_out(asset, blob, asset_full_metadata(settings, asset, blob))
 
 
 async def replace(
@@ -283,7 +292,7 @@ async def replace(
     path, blob, metadata = await _parse(session, body)
     metadata = {**metadata, "path": path}
     if (path, blob.id, metadata) == (old.path, old.blob_id, old.metadata_):
-        return asset_out(old, old_blob, full_metadata(settings, storage, old, old_blob))
+        return asset_out(old, old_blob, asset_full_metadata(settings, old, old_blob))
     await _detach(session, draft, old, old_blob, delta_files=-1)
     await paths.check_free(session, draft.id, path)
     asset = Asset(id=uuid.uuid4(), path=path, blob_id=blob.id, metadata_=metadata)
@@ -291,11 +300,12 @@ async def replace(
     await session.flush()
     await _attach(session, draft, asset, blob, delta_files=1)
     audit.record(session, user, dandiset_id, "update_asset", _audit_details(asset, blob))
+    _request_validation(session, asset, blob)
     emit(session, OutboxEntity.ASSET, old.id, OutboxOperation.DELETE)
     emit(session, OutboxEntity.ASSET, asset.id)
     await session.flush()
     await session.refresh(asset)
-    return asset_out(asset, blob, full_metadata(settings, storage, asset, blob))
+    return asset_out(asset, blob, asset_full_metadata(settings, asset, blob))
 
 
 async def remove(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_api.assets.metadata import full_metadata
 from dandelion_api.dandisets.access import readable_dandiset
 from dandelion_api.versions.service import get_version
 from dandelion_api.webdav import repository
 from dandelion_api.webdav.schemas import AssetResource, AtPathQuery, FolderResource, PathResult
 from dandelion_common.db.models import User, Version
 from dandelion_common.errors import NotAuthenticated, NotFound, PermissionDenied
+from dandelion_common.metadata import asset_full_metadata
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage
 
@@ -94,6 +94,6 @@ def _result(
         modified=asset.modified,
         blob=asset.blob_id,
         size=path.aggregate_size,
-        metadata=full_metadata(settings, storage, asset, blob) if with_metadata and blob else None,
+        metadata=asset_full_metadata(settings, asset, blob) if with_metadata and blob else None,
     )
     return PathResult(type="asset", resource=resource)
