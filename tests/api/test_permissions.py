@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.app import create_app
 from dandelion_common.db.enums import EmbargoStatus, UserStatus, VersionStatus
-from dandelion_common.db.models import Version
+from dandelion_common.db.models import Upload, Version
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key
 from dandelion_common.web.resources import Resources
@@ -76,12 +76,14 @@ class World:
     blob_id: str
     blob_etag: str
     spare_blob_id: str
+    upload_id: str
 
     def path_params(self) -> dict[str, str]:
         return {
             "dandiset_id": f"{self.dandiset_id:06}",
             "version": self.version,
             "asset_id": self.asset_id,
+            "upload_id": self.upload_id,
         }
 
 
@@ -102,6 +104,14 @@ class Spec:
     published: bool = False
     # Cells that fail because of a bug in the API: (world, caller) -> reason.
     bugs: dict[tuple[WorldKind, Caller], str] = field(default_factory=dict)
+
+
+def _initialize(world: World) -> dict[str, Any]:
+    digest = {
+        "algorithm": "dandi:dandi-etag",
+        "value": f"{uuid.uuid4().hex}-1",
+    }  # never a dedup hit
+    return {"contentSize": 10, "digest": digest, "dandiset": f"{world.dandiset_id:06}"}
 
 
 def _digest(world: World) -> dict[str, str]:
@@ -137,6 +147,17 @@ MATRIX: dict[tuple[str, str], Spec] = {
     ("GET", "/api/schemas/"): Spec(PUBLIC, params={"model": "Dandiset"}),
     ("GET", "/api/audit/events/asset"): Spec(ADMINS),
     ("POST", "/api/blobs/digest/"): Spec(PUBLIC, DIGEST_EMBARGOED, body=_digest),
+    # -- uploads: owners start them; an embargoed upload is unknown (404) to non-owners, as
+    # DANDI; validating an upload whose bytes never reached S3 is the client's 400.
+    ("POST", "/api/uploads/initialize/"): Spec(OWNERS, OWNERS, body=_initialize),
+    ("POST", "/api/uploads/{upload_id}/complete/"): Spec(
+        APPROVED,
+        (401, 403, 404, OK, OK),
+        body=lambda _: {"parts": [{"part_number": 1, "size": 10, "etag": "0" * 32}]},
+    ),
+    ("POST", "/api/uploads/{upload_id}/validate/"): Spec(
+        (401, 403, 400, 400, 400), (401, 403, 404, 400, 400)
+    ),
     ("GET", "/api/dandisets/"): Spec(PUBLIC),
     ("POST", "/api/dandisets/"): Spec(APPROVED, body=lambda _: {"name": "x", "metadata": {}}),
     # -- one dandiset ------------------------------------------------------------------------
@@ -256,6 +277,17 @@ async def build_world(
     )
     assert response.status_code == 200, response.text
 
+    upload = Upload(
+        multipart_upload_id="not-started",
+        etag=f"{uuid.uuid4().hex}-1",
+        size=10,
+        dandiset_id=dandiset.id,
+        user_id=owner.id,
+        embargoed=embargoed,
+    )
+    session.add(upload)
+    await session.flush()
+
     version = "draft"
     if published:
         version = "0.240102.0304"
@@ -286,6 +318,7 @@ async def build_world(
         blob_id=str(blob.id),
         blob_etag=blob.etag,
         spare_blob_id=str(spare.id),
+        upload_id=str(upload.id),
     )
 
 

@@ -3,6 +3,8 @@ stale or non-pending version (jobs may run twice)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import uuid
 from typing import Any
 
@@ -15,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import AssetStatus, VersionStatus
-from dandelion_common.db.models import Asset, Version
+from dandelion_common.db.models import Asset, AssetBlob, Version
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.contracts import (
     VALIDATE_ASSET,
@@ -25,6 +27,8 @@ from dandelion_common.jobs.contracts import (
 )
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import Settings
+from dandelion_common.storage import S3Storage, blob_key
+from dandelion_ingest import tasks
 from dandelion_ingest.tasks import validate_asset, validate_version
 
 PUBLISHABLE = {
@@ -177,3 +181,35 @@ async def test_asset_waits_for_its_checksum(
     )
     await session.refresh(asset)
     assert asset.status is AssetStatus.PENDING
+
+
+async def test_sha256_streams_the_object_and_releases_waiting_assets(
+    ctx: dict[str, Any],
+    api_client: httpx.AsyncClient,
+    session: AsyncSession,
+    storage: S3Storage,
+    job_queue: JobQueue,
+) -> None:
+    asset = await add_asset(
+        api_client, session, {"path": "d.nwb", "encodingFormat": "x"}, checksum=False
+    )
+    blob = await session.get(AssetBlob, asset.blob_id)
+    assert blob is not None
+    content = os.urandom(3 * tasks.CHUNK_BYTES // 2 + 7)  # several ranged reads, a ragged end
+    blob.size = len(content)
+    await session.flush()
+    await storage.put(blob_key(blob.id), content)
+    ctx_with_storage = {**ctx, "storage": storage}
+    expected = hashlib.sha256(content).hexdigest()
+    assert await tasks.sha256.coroutine(ctx_with_storage, blob_id=str(blob.id)) == expected
+    await session.refresh(blob)
+    assert blob.sha256 == expected
+    job_id = VALIDATE_ASSET.job_id(AssetChecksum(asset_id=asset.id, sha256=expected))
+    assert job_id is not None
+    assert (
+        await Job(job_id, job_queue.redis, _queue_name=VALIDATE_ASSET.queue_name).status()
+        == JobStatus.queued
+    )
+    assert (
+        await tasks.sha256.coroutine(ctx_with_storage, blob_id=str(blob.id)) == expected
+    )  # idempotent

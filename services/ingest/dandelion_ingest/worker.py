@@ -1,5 +1,4 @@
-"""The ingest worker: metadata validation now; checksums and NWB extraction come with the
-ingest issue."""
+"""The ingest worker: blob checksums and metadata validation (NWB extraction is still to come)."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from arq.worker import Function
 
 from dandelion_common.jobs.contracts import Queue
 from dandelion_common.jobs.worker import ping_handler
-from dandelion_ingest.tasks import validate_asset, validate_version
+from dandelion_ingest.tasks import sha256, validate_asset, validate_version
 
 QUEUE = Queue.INGEST
-FUNCTIONS: list[Function] = [ping_handler(QUEUE), validate_asset, validate_version]
+FUNCTIONS: list[Function] = [ping_handler(QUEUE), sha256, validate_asset, validate_version]

@@ -86,3 +86,10 @@ VALIDATE_ASSET = JobContract(
     AssetChecksum,
     key=lambda p: f"{p.asset_id}@{p.sha256 or 'no-checksum'}",
 )
+
+
+class BlobRef(Payload):
+    blob_id: uuid.UUID
+
+
+COMPUTE_SHA256 = JobContract("sha256", Queue.INGEST, BlobRef, key=lambda p: str(p.blob_id))

@@ -1,0 +1,52 @@
+"""`/api/uploads/...`: DANDI's upload protocol."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from dandelion_api.auth.dependencies import ApprovedUser
+from dandelion_api.uploads import service
+from dandelion_api.uploads.schemas import (
+    BlobOut,
+    CompleteRequest,
+    CompleteResponse,
+    InitializeRequest,
+    InitializeResponse,
+)
+from dandelion_common.web.resources import ResourcesDep
+from dandelion_common.web.routing import CommitRoute, SessionDep
+
+router = APIRouter(prefix="/uploads", tags=["uploads"], route_class=CommitRoute)
+
+UploadId = Annotated[uuid.UUID, Path(description="The upload's UUID")]
+
+
+@router.post("/initialize/", response_model=InitializeResponse)
+async def initialize(
+    body: InitializeRequest, session: SessionDep, user: ApprovedUser, resources: ResourcesDep
+) -> InitializeResponse:
+    """Start a multipart upload: the dandi-etag part plan with a presigned URL per part."""
+    return await service.initialize(session, resources.storage, user, body)
+
+
+@router.post("/{upload_id}/complete/", response_model=CompleteResponse)
+async def complete(
+    upload_id: UploadId,
+    body: CompleteRequest,
+    session: SessionDep,
+    user: ApprovedUser,
+    resources: ResourcesDep,
+) -> CompleteResponse:
+    """The presigned CompleteMultipartUpload URL and the XML body to POST to it."""
+    return await service.complete(session, resources.storage, user, upload_id, body)
+
+
+@router.post("/{upload_id}/validate/", response_model=BlobOut)
+async def validate(
+    upload_id: UploadId, session: SessionDep, user: ApprovedUser, resources: ResourcesDep
+) -> BlobOut:
+    """Check the uploaded object's size and ETag and turn it into a blob."""
+    return await service.validate(session, resources.storage, user, upload_id)
