@@ -9,14 +9,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from dandelion_common.auth import generate_api_key, hash_api_key
@@ -87,11 +90,8 @@ async def ensure_bucket(servers: ServerUrls) -> None:
         await storage.close()
 
 
-@pytest.fixture
-def api(servers: ServerUrls, database: str) -> Iterator[str]:
-    asyncio.run(ensure_bucket(servers))
-    port = free_port()
-    env = {
+def service_env(servers: ServerUrls, database: str, port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "DANDELION_POSTGRES__URL": database,
         "DANDELION_REDIS__URL": servers.redis,
@@ -102,7 +102,16 @@ def api(servers: ServerUrls, database: str) -> Iterator[str]:
         "DANDELION_API__PORT": str(port),
         "DANDELION_API__PUBLIC_URL": f"http://127.0.0.1:{port}",
         "DANDELION_LOGGING__LEVEL": "WARNING",
+        "DANDELION_WORKER__POLL_DELAY_SECONDS": "0.05",
     }
+
+
+@pytest.fixture
+def api(servers: ServerUrls, database: str) -> Iterator[str]:
+    asyncio.run(ensure_bucket(servers))
+    port = free_port()
+    env = service_env(servers, database, port)
+    env["DANDELION_API__PORT"] = str(port)
     proc = subprocess.Popen([sys.executable, "-m", "dandelion_common.cli", "api"], env=env)
     try:
         ready = f"http://127.0.0.1:{port}/readyz"
@@ -159,8 +168,35 @@ async def seed(servers: ServerUrls, database: str, api: str) -> str:
     return str(identifier)
 
 
-def dandi(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DANDI_NO_ET": "1", "DANDI_CACHE": "ignore", "HOME": str(cwd)}
+async def owner_key(database: str) -> str:
+    """A fresh key for the seeded owner (only hashes are stored, so a new one is made)."""
+    engine = create_engine(PostgresSettings(url=database), application_name="e2e-key")
+    key = generate_api_key()
+    try:
+        async with async_sessionmaker(engine)() as session:
+            token = await session.scalar(
+                select(ApiToken)
+                .join(User, User.id == ApiToken.user_id)
+                .where(User.username == "e2e-owner")
+            )
+            assert token is not None
+            token.key_hash = hash_api_key(key)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return key
+
+
+def dandi(
+    *args: str, cwd: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DANDI_NO_ET": "1",
+        "DANDI_CACHE": "ignore",
+        "HOME": str(cwd),
+        **(extra_env or {}),
+    }
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
     dandi_bin = str(Path(sys.executable).parent / "dandi")
     return subprocess.run(
@@ -216,3 +252,118 @@ def test_dandi_ls_and_download(
     ]
     for name in got:
         assert (folder / name).read_bytes() == FILES[name]
+
+
+def make_nwb(path: Path, subject_id: str) -> None:
+    """A small real NWB file with what `dandi upload` reads: subject, session, one series."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+    from pynwb import NWBHDF5IO, NWBFile, TimeSeries
+    from pynwb.file import Subject
+
+    nwb = NWBFile(
+        session_description="e2e upload",
+        identifier=str(uuid.uuid4()),
+        session_start_time=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        subject=Subject(subject_id=subject_id, species="Mus musculus", sex="F", age="P90D"),
+    )
+    nwb.add_acquisition(
+        TimeSeries(name="trace", data=np.arange(1000, dtype="int16"), unit="V", rate=1000.0)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+
+
+PUBLISHABLE = {
+    "description": "Uploaded by the dandi client in a test.",
+    "license": ["spdx:CC-BY-4.0"],
+    "contributor": [
+        {
+            "schemaKey": "Person",
+            "name": "Owner, E",
+            "email": "e2e@example.org",
+            "roleName": ["dcite:ContactPerson"],
+            "includeInCitation": True,
+            "affiliation": [],
+        }
+    ],
+}
+
+
+def assert_draft_becomes_valid(
+    api: str, identifier: str, key: str, *, uploaded: set[str], worker_env: dict[str, str]
+) -> None:
+    """With an ingest worker running, checksums and validation make the uploads Valid.
+
+    (The seeded blobs were inserted directly, without the upload protocol that asks for their
+    checksum, so they rightly stay Pending.)"""
+    headers = {"Authorization": f"token {key}"}
+    info_url = f"{api}/dandisets/{identifier}/versions/draft/info/"
+    metadata = {**httpx.get(info_url, headers=headers).json()["metadata"], **PUBLISHABLE}
+    edited = httpx.put(
+        f"{api}/dandisets/{identifier}/versions/draft/",
+        headers=headers,
+        json={"name": "E2E", "metadata": metadata},
+    )
+    assert edited.status_code == 200, edited.text
+    argv = [sys.executable, "-m", "dandelion_common.cli", "worker", "ingest"]
+    worker = subprocess.Popen(argv, env=worker_env)
+    try:
+        deadline = time.monotonic() + 60
+        info: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            info = httpx.get(info_url, headers=headers).json()
+            waiting = {e["path"] for e in info["asset_validation_errors"]} & uploaded
+            if info["status"] == "Valid" and not waiting:
+                break
+            time.sleep(0.5)
+        assert info["status"] == "Valid", info
+        assert not {e["path"] for e in info["asset_validation_errors"]} & uploaded, info
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+def test_dandi_upload_then_download(
+    servers: ServerUrls, database: str, api: str, tmp_path: Path
+) -> None:
+    """`dandi upload` of NWB files into a draft through our upload protocol, then download."""
+    identifier = asyncio.run(seed(servers, database, api))
+    port = api.split(":")[2].split("/", maxsplit=1)[0]
+    key = asyncio.run(owner_key(database))
+    env = {f"127.0.0.1:{port}_API_KEY": key}
+    work = tmp_path / "work"
+    work.mkdir()
+    fetched = dandi(
+        "download",
+        "--download",
+        "dandiset.yaml",
+        "-o",
+        str(work),
+        f"{api}/dandisets/{identifier}/",
+        cwd=tmp_path,
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    local = work / identifier
+    files = {f"sub-{s}/sub-{s}_ecephys.nwb": s for s in ("up1", "up2")}
+    for relative, subject in files.items():
+        make_nwb(local / relative, subject)
+    uploaded = dandi("upload", "--validation", "skip", "-i", api, cwd=local, extra_env=env)
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+    worker_env = service_env(servers, database, int(port))
+    assert_draft_becomes_valid(api, identifier, key, uploaded=set(files), worker_env=worker_env)
+
+    out = tmp_path / "down"
+    out.mkdir()
+    downloaded = dandi(
+        "download",
+        "-o",
+        str(out),
+        f"{api}/dandisets/{identifier}/versions/draft/assets/?path=sub-up",
+        cwd=tmp_path,
+    )
+    assert downloaded.returncode == 0, downloaded.stderr
+    for relative in files:
+        assert (out / relative).read_bytes() == (local / relative).read_bytes(), relative
