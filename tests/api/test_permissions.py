@@ -268,7 +268,7 @@ async def build_world(
     blob.embargoed = spare.embargoed = embargoed
     await session.flush()
     if with_bytes:
-        await storage.put(blob_key(blob.id), content)
+        await storage.put(blob_key(blob.id, embargoed=blob.embargoed), content)
 
     response = await client.post(
         f"/api/dandisets/{dandiset.id:06}/versions/draft/assets/",

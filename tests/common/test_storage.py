@@ -137,3 +137,9 @@ async def test_open_blobs_are_readable_anonymously_and_nothing_else(
     finally:
         await storage.delete(blob)
         await storage.delete(embargoed)
+
+
+def test_embargoed_blobs_have_their_own_prefix() -> None:
+    blob_id = uuid.UUID("0123abcd-0000-4000-8000-000000000000")
+    key = blob_key(blob_id, embargoed=True)
+    assert key == "embargoed/blobs/012/3ab/0123abcd-0000-4000-8000-000000000000"

@@ -208,7 +208,7 @@ def asset_full_metadata(settings: Settings, asset: Asset, blob: AssetBlob) -> di
         "contentSize": blob.size,
         "contentUrl": [
             f"{settings.api.api_url}/assets/{asset.id}/download/",
-            object_url(settings.s3, blob_key(blob.id)),
+            object_url(settings.s3, blob_key(blob.id, embargoed=blob.embargoed)),
         ],
         "digest": digest,
         "access": [{"schemaKey": "AccessRequirements", "status": status}],

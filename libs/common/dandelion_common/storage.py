@@ -17,11 +17,18 @@ from types_aiobotocore_s3 import S3Client
 from dandelion_common.errors import StorageError, StorageUnavailable
 from dandelion_common.settings import S3Settings
 
+EMBARGOED_PREFIX = "embargoed/"
 
-def blob_key(blob_id: uuid.UUID | str) -> str:
-    """`blobs/abc/def/abcdef...`: three levels spread keys over S3 prefixes."""
+
+def blob_key(blob_id: uuid.UUID | str, *, embargoed: bool = False) -> str:
+    """`blobs/abc/def/abcdef...`: three levels spread keys over S3 prefixes.
+
+    Embargoed blobs live under `embargoed/`, outside the prefix that is readable without a
+    signature (as DANDI's public bucket is for open data); unembargo moves them.
+    """
     s = str(blob_id)
-    return f"blobs/{s[0:3]}/{s[3:6]}/{s}"
+    key = f"blobs/{s[0:3]}/{s[3:6]}/{s}"
+    return EMBARGOED_PREFIX + key if embargoed else key
 
 
 def complete_multipart_body(parts: list[tuple[int, str]]) -> str:

@@ -118,8 +118,8 @@ async def sha256(ctx: Context, payload: BlobRef) -> str:
             return "gone"
         if blob.sha256:
             return blob.sha256  # already done (arq may run a job twice)
-        size = blob.size
-    checksum = await stream_sha256(ctx["storage"], blob_key(payload.blob_id), size)
+        size, key = blob.size, blob_key(blob.id, embargoed=blob.embargoed)
+    checksum = await stream_sha256(ctx["storage"], key, size)
     async with job_session(ctx) as session:
         blob = await session.get(AssetBlob, payload.blob_id, with_for_update=True)
         if blob is None:

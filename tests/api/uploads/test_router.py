@@ -14,9 +14,11 @@ from dandischema.digests.dandietag import PartGenerator
 from factories import create_dandiset, create_user
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dandelion_common.db.enums import EmbargoStatus
 from dandelion_common.db.models import AssetBlob
 from dandelion_common.jobs.contracts import COMPUTE_SHA256, BlobRef
 from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.storage import S3Storage, blob_key
 
 MiB = 1024 * 1024
 
@@ -161,3 +163,29 @@ async def test_only_owners_upload(api_client: httpx.AsyncClient, session: AsyncS
         headers=auth(stranger),
     )
     assert (response.status_code, response.json()) == (403, {"detail": "Action not allowed"})
+
+
+async def test_embargoed_uploads_are_never_readable_without_a_signature(
+    api_client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage
+) -> None:
+    owner, key = await create_user(session)
+    dandiset, _ = await create_dandiset(
+        session, owner=owner, embargo_status=EmbargoStatus.EMBARGOED
+    )
+    data = os.urandom(2000)
+    plan = (
+        await api_client.post(
+            "/api/uploads/initialize/", json=initialize_body(data, dandiset.id), headers=auth(key)
+        )
+    ).json()
+    validated = await upload(api_client, key, plan, data)
+    assert validated.status_code == 200, validated.text
+    blob = await session.get(AssetBlob, validated.json()["blob_id"])
+    assert blob is not None
+    assert blob.embargoed
+    async with httpx.AsyncClient() as anonymous:
+        assert (
+            await anonymous.get(storage.object_url(blob_key(blob.id, embargoed=True)))
+        ).status_code == 403
+        signed = await anonymous.get(await storage.presign_get(blob_key(blob.id, embargoed=True)))
+    assert signed.content == data

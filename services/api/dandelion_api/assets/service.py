@@ -162,7 +162,9 @@ async def download_url(
     session: AsyncSession, storage: S3Storage, asset_id: uuid.UUID, user: User | None
 ) -> str:
     asset, blob = await readable_asset(session, asset_id, user)
-    return await storage.presign_get(blob_key(blob.id), filename=posixpath.basename(asset.path))
+    return await storage.presign_get(
+        blob_key(blob.id, embargoed=blob.embargoed), filename=posixpath.basename(asset.path)
+    )
 
 
 # -- changes to the draft ----------------------------------------------------------------
@@ -339,16 +341,14 @@ async def folder(
     if listing is None:
         raise NotFound("Specified path not found.")
     nodes, count = listing
-    blobs = await _blob_ids(session, [n.asset_id for n in nodes if n.asset_id])
+    keys = await _blob_keys(session, [n.asset_id for n in nodes if n.asset_id])
     items = [
         PathNode(
             path=n.path,
             version=found.id,
             aggregate_files=n.aggregate_files,
             aggregate_size=n.aggregate_size,
-            asset=PathAsset(
-                asset_id=n.asset_id, url=storage.object_url(blob_key(blobs[n.asset_id]))
-            )
+            asset=PathAsset(asset_id=n.asset_id, url=storage.object_url(keys[n.asset_id]))
             if n.asset_id
             else None,
         )
@@ -357,10 +357,13 @@ async def folder(
     return items, count
 
 
-async def _blob_ids(
-    session: AsyncSession, asset_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, uuid.UUID]:
+async def _blob_keys(session: AsyncSession, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The S3 key of each asset's blob (embargoed blobs live under their own prefix)."""
     if not asset_ids:
         return {}
-    rows = await session.execute(select(Asset.id, Asset.blob_id).where(Asset.id.in_(asset_ids)))
-    return {a: b for a, b in rows if b is not None}
+    query = (
+        select(Asset.id, AssetBlob.id, AssetBlob.embargoed)
+        .join(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .where(Asset.id.in_(asset_ids))
+    )
+    return {row[0]: blob_key(row[1], embargoed=row[2]) for row in await session.execute(query)}

@@ -139,7 +139,7 @@ async def pending_uploads(
     items = [
         PendingUpload(
             created=u.created,
-            blob=resources.storage.object_url(blob_key(u.id)),
+            blob=resources.storage.object_url(blob_key(u.id, embargoed=u.embargoed)),
             upload_id=str(u.id),
             etag=u.etag,
             size=u.size,

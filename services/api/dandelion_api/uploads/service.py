@@ -64,8 +64,8 @@ async def initialize(
     except (ValueError, AssertionError) as exc:
         raise FieldErrors({"contentSize": [str(exc) or "Unsupported size."]}) from exc
     upload_id = uuid.uuid4()
-    key = blob_key(upload_id)
     embargoed = dandiset.embargo_status in EMBARGOED
+    key = blob_key(upload_id, embargoed=embargoed)
     multipart_id = await storage.create_multipart_upload(
         key, tagging="embargoed=true" if embargoed else None
     )
@@ -110,7 +110,7 @@ async def complete(
 ) -> CompleteResponse:
     upload = await _upload(session, user, upload_id)
     parts = sorted((p.part_number, p.etag) for p in body.parts)
-    key = blob_key(upload.id)
+    key = blob_key(upload.id, embargoed=upload.embargoed)
     return CompleteResponse(
         complete_url=await storage.presign_complete(key, upload.multipart_upload_id),
         body=complete_multipart_body(parts),
@@ -121,7 +121,7 @@ async def validate(
     session: AsyncSession, storage: S3Storage, user: User, upload_id: uuid.UUID
 ) -> BlobOut:
     upload = await _upload(session, user, upload_id)
-    found = await storage.head(blob_key(upload.id))
+    found = await storage.head(blob_key(upload.id, embargoed=upload.embargoed))
     if found is None:
         raise FieldErrors({"non_field_errors": ["Object does not exist."]})
     if found.size != upload.size:
