@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from dandelion_api.assets import service
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathNode
@@ -43,7 +43,6 @@ async def list_assets(
     items, count, has_next = await service.list_assets(
         session,
         resources.settings,
-        resources.storage,
         dandiset_id,
         version,
         user,
@@ -63,7 +62,7 @@ async def list_assets(
         count=count,
         has_next=has_next,
     )
-    return _json(page)
+    return JSONResponse(page)
 
 
 @nested.post("/", response_model=AssetOut)
@@ -76,9 +75,7 @@ async def create_asset(
     resources: ResourcesDep,
 ) -> AssetOut:
     """Add a blob to the draft at `metadata.path` (owners only)."""
-    return await service.create(
-        session, resources.settings, resources.storage, user, dandiset_id, version, body
-    )
+    return await service.create(session, resources.settings, user, dandiset_id, version, body)
 
 
 @nested.get("/paths/", response_model=Page[PathNode])
@@ -118,7 +115,7 @@ async def get_asset(
 ) -> dict[str, Any]:
     """The asset's metadata document."""
     return await service.nested_metadata(
-        session, resources.settings, resources.storage, dandiset_id, version, asset_id, user
+        session, resources.settings, dandiset_id, version, asset_id, user
     )
 
 
@@ -134,7 +131,7 @@ async def replace_asset(
 ) -> AssetOut:
     """Replace an asset of the draft; a change yields a new asset id."""
     return await service.replace(
-        session, resources.settings, resources.storage, user, dandiset_id, version, asset_id, body
+        session, resources.settings, user, dandiset_id, version, asset_id, body
     )
 
 
@@ -162,7 +159,7 @@ async def get_nested_info(
 ) -> AssetOut:
     """The asset record with its metadata."""
     return await service.nested_info(
-        session, resources.settings, resources.storage, dandiset_id, version, asset_id, user
+        session, resources.settings, dandiset_id, version, asset_id, user
     )
 
 
@@ -194,10 +191,9 @@ async def nested_download(
     resources: ResourcesDep,
 ) -> RedirectResponse:
     """302 to a short-lived presigned URL of the asset's bytes."""
-    await service.nested_metadata(
-        session, resources.settings, resources.storage, dandiset_id, version, asset_id, user
+    url = await service.nested_download_url(
+        session, resources.storage, dandiset_id, version, asset_id, user
     )
-    url = await service.download_url(session, resources.storage, asset_id, user)
     return RedirectResponse(url, status_code=302)
 
 
@@ -206,10 +202,7 @@ async def get_top_level_asset(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> dict[str, Any]:
     """An asset's metadata document, by id alone."""
-    from dandelion_common.metadata import asset_full_metadata
-
-    asset, blob = await service.readable_asset(session, asset_id, user)
-    return asset_full_metadata(resources.settings, asset, blob)
+    return await service.top_level_metadata(session, resources.settings, asset_id, user)
 
 
 @top_level.get("/{asset_id}/info/", response_model=AssetOut)
@@ -218,10 +211,7 @@ async def get_top_level_info(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> AssetOut:
     """An asset's record with its metadata, by id alone."""
-    from dandelion_common.metadata import asset_full_metadata
-
-    asset, blob = await service.readable_asset(session, asset_id, user)
-    return service.asset_out(asset, blob, asset_full_metadata(resources.settings, asset, blob))
+    return await service.top_level_info(session, resources.settings, asset_id, user)
 
 
 @top_level.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
@@ -237,9 +227,3 @@ async def download(
     """302 to a short-lived presigned URL of the asset's bytes (what the dandi client follows)."""
     url = await service.download_url(session, resources.storage, asset_id, user)
     return RedirectResponse(url, status_code=302)
-
-
-def _json(content: dict[str, Any]) -> Response:
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse(content)

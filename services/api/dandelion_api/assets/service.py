@@ -56,7 +56,6 @@ async def _readable_version(
 async def list_assets(
     session: AsyncSession,
     settings: Settings,
-    storage: S3Storage,
     dandiset_id: int,
     version: str,
     user: User | None,
@@ -100,7 +99,6 @@ async def _asset_in_version(
 async def nested_metadata(
     session: AsyncSession,
     settings: Settings,
-    storage: S3Storage,
     dandiset_id: int,
     version: str,
     asset_id: uuid.UUID,
@@ -113,14 +111,17 @@ async def nested_metadata(
 async def nested_info(
     session: AsyncSession,
     settings: Settings,
-    storage: S3Storage,
     dandiset_id: int,
     version: str,
     asset_id: uuid.UUID,
     user: User | None,
 ) -> AssetOut:
     _, asset, blob = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return asset_out(asset, blob, asset_full_metadata(settings, asset, _require_blob(blob)))
+    return _info(settings, asset, _require_blob(blob))
+
+
+def _info(settings: Settings, asset: Asset, blob: AssetBlob) -> AssetOut:
+    return asset_out(asset, blob, asset_full_metadata(settings, asset, blob))
 
 
 async def validation(
@@ -158,13 +159,42 @@ async def readable_asset(
     return asset, blob
 
 
+async def top_level_metadata(
+    session: AsyncSession, settings: Settings, asset_id: uuid.UUID, user: User | None
+) -> dict[str, Any]:
+    asset, blob = await readable_asset(session, asset_id, user)
+    return asset_full_metadata(settings, asset, blob)
+
+
+async def top_level_info(
+    session: AsyncSession, settings: Settings, asset_id: uuid.UUID, user: User | None
+) -> AssetOut:
+    asset, blob = await readable_asset(session, asset_id, user)
+    return _info(settings, asset, blob)
+
+
 async def download_url(
     session: AsyncSession, storage: S3Storage, asset_id: uuid.UUID, user: User | None
 ) -> str:
     asset, blob = await readable_asset(session, asset_id, user)
-    return await storage.presign_get(
-        blob_key(blob.id, embargoed=blob.embargoed), filename=posixpath.basename(asset.path)
-    )
+    return await _presign(storage, asset, blob)
+
+
+async def nested_download_url(
+    session: AsyncSession,
+    storage: S3Storage,
+    dandiset_id: int,
+    version: str,
+    asset_id: uuid.UUID,
+    user: User | None,
+) -> str:
+    _, asset, blob = await _asset_in_version(session, dandiset_id, version, asset_id, user)
+    return await _presign(storage, asset, _require_blob(blob))
+
+
+async def _presign(storage: S3Storage, asset: Asset, blob: AssetBlob) -> str:
+    key = blob_key(blob.id, embargoed=blob.embargoed)
+    return await storage.presign_get(key, filename=posixpath.basename(asset.path))
 
 
 # -- changes to the draft ----------------------------------------------------------------
@@ -255,7 +285,6 @@ def _audit_details(asset: Asset, blob: AssetBlob) -> dict[str, Any]:
 async def create(
     session: AsyncSession,
     settings: Settings,
-    storage: S3Storage,
     user: User,
     dandiset_id: int,
     version: str,
@@ -279,7 +308,6 @@ async def create(
 async def replace(
     session: AsyncSession,
     settings: Settings,
-    storage: S3Storage,
     user: User,
     dandiset_id: int,
     version: str,
