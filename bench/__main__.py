@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import bench_api, bench_foundation
+from bench import bench_api, bench_foundation, bench_uploads
 from bench.table import Row, render
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 
 
 async def collect(urls: ServerUrls) -> list[Row]:
-    return [*await bench_foundation.run(urls), *await bench_api.run(urls)]
+    return [*bench_uploads.run(), *await bench_foundation.run(urls), *await bench_api.run(urls)]
 
 
 def main() -> None:

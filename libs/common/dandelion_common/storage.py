@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -16,6 +17,7 @@ from types_aiobotocore_s3 import S3Client
 
 from dandelion_common.errors import StorageError, StorageUnavailable
 from dandelion_common.settings import S3Settings
+from dandelion_common.sigv4 import UploadPartSigner
 
 EMBARGOED_PREFIX = "embargoed/"
 
@@ -135,6 +137,22 @@ class S3Storage:
             {"Key": key, "UploadId": upload_id, "PartNumber": part_number},
             self.settings.upload_url_expiry_seconds,
         )
+
+    def presign_upload_parts(self, key: str, upload_id: str, part_numbers: list[int]) -> list[str]:
+        """Presigned UploadPart URLs for many parts at once, byte-identical to botocore's."""
+        settings = self.settings
+        signer = UploadPartSigner(
+            endpoint_url=settings.presign_endpoint_url,
+            region=settings.region,
+            access_key=settings.access_key_id,
+            secret_key=settings.secret_access_key.get_secret_value(),
+            bucket=self.bucket,
+            key=key,
+            upload_id=upload_id,
+            expires=settings.upload_url_expiry_seconds,
+            now=datetime.now(UTC),
+        )
+        return [signer.url(n) for n in part_numbers]
 
     async def presign_complete(self, key: str, upload_id: str) -> str:
         return await self._presign(

@@ -69,13 +69,11 @@ async def initialize(
     multipart_id = await storage.create_multipart_upload(
         key, tagging="embargoed=true" if embargoed else None
     )
+    numbers = [p.number for p in plan]
+    urls = storage.presign_upload_parts(key, multipart_id, numbers)
     parts = [
-        PartUrl(
-            part_number=p.number,
-            size=p.size,
-            upload_url=await storage.presign_upload_part(key, multipart_id, p.number),
-        )
-        for p in plan
+        PartUrl(part_number=p.number, size=p.size, upload_url=url)
+        for p, url in zip(plan, urls, strict=True)
     ]
     session.add(
         Upload(
