@@ -10,7 +10,8 @@ from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 
 
 async def collect(urls: ServerUrls) -> list[Row]:
-    return [*bench_uploads.run(), *await bench_foundation.run(urls), *await bench_api.run(urls)]
+    uploads = [*bench_uploads.run(), await bench_uploads.sha256_row(urls)]
+    return [*uploads, *await bench_foundation.run(urls), *await bench_api.run(urls)]
 
 
 def main() -> None:

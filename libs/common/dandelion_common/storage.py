@@ -154,6 +154,21 @@ class S3Storage:
         )
         return [signer.url(n) for n in part_numbers]
 
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """Upload one part from this process (tools and benchmarks; clients use presigned URLs)."""
+        response = await self._call(
+            "upload_part", Key=key, UploadId=upload_id, PartNumber=number, Body=data
+        )
+        return str(response["ETag"]).strip('"')
+
+    async def complete_multipart_upload(
+        self, key: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> None:
+        body = {"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in parts]}
+        await self._call(
+            "complete_multipart_upload", Key=key, UploadId=upload_id, MultipartUpload=body
+        )
+
     async def presign_complete(self, key: str, upload_id: str) -> str:
         return await self._presign(
             "complete_multipart_upload",
