@@ -162,7 +162,7 @@ def users_create(
     admin: bool | None,
 ) -> None:
     """Create USERNAME, or update it if it exists: only the options given change."""
-    from dandelion_api.users.service import ensure_user
+    from dandelion_common.accounts import ensure_user
 
     user, created = _in_transaction(
         lambda session: ensure_user(

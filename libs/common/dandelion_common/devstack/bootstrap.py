@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
-
-from dandelion_common.auth import generate_api_key, hash_api_key
-from dandelion_common.db.enums import UserStatus
-from dandelion_common.db.models import ApiToken, User
+from dandelion_common.accounts import ensure_user, set_api_key
+from dandelion_common.auth import generate_api_key
 from dandelion_common.db.session import Database
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage
@@ -37,23 +34,11 @@ async def ensure_admin(settings: Settings, key: str) -> None:
     db = Database.connect(settings.postgres, application_name="dandelion-devstack")
     try:
         async with db.session() as session:
-            user = await session.scalar(select(User).where(User.username == ADMIN_USERNAME))
-            if user is None:
-                user = User(
-                    username=ADMIN_USERNAME,
-                    email="admin@localhost",
-                    first_name="Local",
-                    last_name="Admin",
-                    status=UserStatus.APPROVED,
-                    is_admin=True,
-                )
-                session.add(user)
-                await session.flush()
-            token = await session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
-            if token is None:
-                session.add(ApiToken(user_id=user.id, key_hash=hash_api_key(key)))
-            else:
-                token.key_hash = hash_api_key(key)
+            user, _ = await ensure_user(
+                session, username=ADMIN_USERNAME, email="admin@localhost", first_name="Local",
+                last_name="Admin", approve=True, admin=True,
+            )  # fmt: skip
+            await set_api_key(session, user.id, key)
             await session.commit()
     finally:
         await db.dispose()

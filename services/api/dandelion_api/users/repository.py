@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import UserStatus
-from dandelion_common.db.models import ApiToken, User
+from dandelion_common.db.models import User
 
 
 async def get_by_username(session: AsyncSession, username: str) -> User | None:
@@ -39,13 +38,3 @@ async def list_usernames(session: AsyncSession, *, approved_only: bool) -> list[
     if approved_only:
         query = query.where(User.status == UserStatus.APPROVED)
     return list((await session.scalars(query)).all())
-
-
-async def set_key_hash(session: AsyncSession, *, user_id: int, key_hash: str) -> None:
-    """Give the user this key hash, replacing their old one (one key per user)."""
-    # One upsert, so two concurrent rotations cannot both insert and trip the unique user_id.
-    statement = insert(ApiToken).values(user_id=user_id, key_hash=key_hash)
-    statement = statement.on_conflict_do_update(
-        index_elements=[ApiToken.user_id], set_={"key_hash": key_hash, "created": func.now()}
-    )
-    await session.execute(statement)

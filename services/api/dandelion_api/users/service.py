@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.users import repository
-from dandelion_common.auth import generate_api_key, hash_api_key
-from dandelion_common.db.enums import UserStatus
+from dandelion_common.accounts import set_api_key
+from dandelion_common.auth import generate_api_key
 from dandelion_common.db.models import User
 from dandelion_common.errors import NotFound
 
@@ -26,7 +26,7 @@ def presented_key(api_key: str | None) -> str:
 async def rotate_api_key(session: AsyncSession, user: User) -> str:
     """A new key for `user`; the old one stops working when the transaction commits."""
     key = generate_api_key()
-    await repository.set_key_hash(session, user_id=user.id, key_hash=hash_api_key(key))
+    await set_api_key(session, user.id, key)
     return key
 
 
@@ -40,45 +40,6 @@ async def search_users(session: AsyncSession, text: str | None) -> Sequence[User
 
 async def list_usernames(session: AsyncSession, *, approved_only: bool) -> list[str]:
     return await repository.list_usernames(session, approved_only=approved_only)
-
-
-async def ensure_user(
-    session: AsyncSession,
-    *,
-    username: str,
-    email: str | None = None,
-    first_name: str | None = None,
-    last_name: str | None = None,
-    approve: bool = False,
-    admin: bool | None = None,
-) -> tuple[User, bool]:
-    """Create `username` or update it (only the fields given change); True if created."""
-    user = await repository.get_by_username(session, username)
-    created = user is None
-    if user is None:
-        # Every column set here, so nothing needs reloading from server defaults after flush.
-        user = User(
-            username=username,
-            email="",
-            first_name="",
-            last_name="",
-            status=UserStatus.INCOMPLETE,
-            is_admin=False,
-            is_active=True,
-        )
-        session.add(user)
-    if email is not None:
-        user.email = email
-    if first_name is not None:
-        user.first_name = first_name
-    if last_name is not None:
-        user.last_name = last_name
-    if approve:
-        user.status = UserStatus.APPROVED
-    if admin is not None:
-        user.is_admin = admin
-    await session.flush()
-    return user, created
 
 
 async def replace_api_key(session: AsyncSession, username: str) -> str:
