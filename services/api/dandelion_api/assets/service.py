@@ -13,7 +13,8 @@ from dandelion_api import audit
 from dandelion_api.assets import paths, repository
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathAsset, PathNode
 from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
-from dandelion_api.versions.service import get_version, request_validation
+from dandelion_api.versions.service import get_version
+from dandelion_api.versions.validation import request_validation
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
 from dandelion_common.db.models import Asset, AssetBlob, User, Version, VersionAsset
 from dandelion_common.errors import (

@@ -16,13 +16,14 @@ from dandelion_api.dandisets.schemas import (
     DandisetCreate,
     DandisetDetail,
     DandisetListItem,
+    DandisetShort,
     EmbargoOptions,
     Owner,
     OwnerRef,
     VersionDetail,
     VersionSummary,
 )
-from dandelion_api.versions.service import request_validation
+from dandelion_api.versions.validation import request_validation
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
 from dandelion_common.db.models import Dandiset, DandisetOwner, DandisetStar, Upload, User, Version
 from dandelion_common.errors import BadRequest, NotAuthenticated, PermissionDenied
@@ -38,8 +39,11 @@ def _summary(version: Version | None) -> VersionSummary | None:
 
 
 def _detail(version: Version | None, active_uploads: int) -> VersionDetail | None:
-    if version is None:
-        return None
+    return None if version is None else version_detail(version, active_uploads)
+
+
+def version_detail(version: Version, active_uploads: int) -> VersionDetail:
+    """A version record; only the draft counts active uploads."""
     return VersionDetail(
         version=version.version,
         name=version.name,
@@ -66,6 +70,16 @@ def _short(
         "star_count": stars,
         "is_starred": starred,
     }
+
+
+async def dandiset_short(
+    session: AsyncSession, dandiset: Dandiset, user: User | None
+) -> DandisetShort:
+    """DANDI's short dandiset (nested in version records)."""
+    versions = (await repository.versions_of(session, [dandiset.id]))[dandiset.id]
+    stars = await repository.star_count(session, dandiset.id)
+    starred = dandiset.id in await repository.starred_by(session, [dandiset.id], user)
+    return DandisetShort(**_short(dandiset, versions, stars, starred))
 
 
 async def list_dandisets(

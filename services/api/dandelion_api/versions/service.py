@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,23 +11,17 @@ from dandelion_api import audit
 from dandelion_api.dandisets import repository as dandisets
 from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.dandisets.schemas import DandisetShort
+from dandelion_api.dandisets.service import dandiset_short, version_detail
 from dandelion_api.versions.schemas import VersionInfo, VersionOut, VersionUpdate
+from dandelion_api.versions.validation import request_validation
 from dandelion_common.db.enums import AssetStatus, EmbargoStatus, OutboxEntity, OutboxOperation
 from dandelion_common.db.models import Asset, Dandiset, User, Version, VersionAsset
 from dandelion_common.errors import BadRequest, MethodNotAllowed, NotFound, PermissionDenied
-from dandelion_common.jobs import enqueue_after_commit
-from dandelion_common.jobs.contracts import VALIDATE_VERSION, VersionRevision
 from dandelion_common.metadata import contact_person, full_metadata, strip_computed
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
 
 MAX_ASSET_ERRORS = 50
-
-
-def request_validation(session: AsyncSession, version_id: int, modified: datetime) -> None:
-    """After commit, the ingest worker validates this revision of the draft."""
-    payload = VersionRevision(version_id=version_id, revision=modified.isoformat())
-    enqueue_after_commit(session, VALIDATE_VERSION, payload)
 
 
 PENDING_MESSAGE = "asset is currently being validated, please wait."
@@ -46,33 +39,9 @@ async def get_version(
     return found
 
 
-async def _short(session: AsyncSession, dandiset: Dandiset, user: User | None) -> DandisetShort:
-    versions = (await dandisets.versions_of(session, [dandiset.id]))[dandiset.id]
-    current = versions.get("published") or versions.get("draft")
-    return DandisetShort(
-        identifier=f"{dandiset.id:06}",
-        created=dandiset.created,
-        modified=dandiset.modified,
-        contact_person=contact_person(current.metadata_) if current else "",
-        embargo_status=dandiset.embargo_status,
-        star_count=await dandisets.star_count(session, dandiset.id),
-        is_starred=dandiset.id in await dandisets.starred_by(session, [dandiset.id], user),
-    )
-
-
 def _out(version: Version, short: DandisetShort, active_uploads: int) -> dict[str, Any]:
-    return {
-        "version": version.version,
-        "name": version.name,
-        "asset_count": version.asset_count,
-        "active_uploads": active_uploads if version.version == "draft" else 0,
-        "size": version.size,
-        "status": version.status,
-        "created": version.created,
-        "modified": version.modified,
-        "dandiset": short,
-        "release_notes": str(version.metadata_.get("releaseNotes", "")),
-    }
+    """DANDI's VersionSerializer: the version record plus the short dandiset."""
+    return {**version_detail(version, active_uploads).model_dump(), "dandiset": short}
 
 
 async def list_versions(
@@ -91,7 +60,7 @@ async def list_versions(
         (Version.created.desc(), Version.id.desc()) if descending else (Version.created, Version.id)
     )
     versions = list(await session.scalars(query.order_by(*order).offset(offset).limit(limit)))
-    short = await _short(session, dandiset, user)
+    short = await dandiset_short(session, dandiset, user)
     uploads = (await dandisets.active_uploads(session, [dandiset_id])).get(dandiset_id, 0)
     return [VersionOut(**_out(v, short, uploads)) for v in versions], count
 
@@ -143,7 +112,7 @@ async def _info(
     version: Version,
     user: User | None,
 ) -> VersionInfo:
-    short = await _short(session, dandiset, user)
+    short = await dandiset_short(session, dandiset, user)
     uploads = (await dandisets.active_uploads(session, [dandiset.id])).get(dandiset.id, 0)
     document = full_metadata(settings, dandiset, version)
     return VersionInfo(
