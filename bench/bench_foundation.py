@@ -17,7 +17,7 @@ import httpx
 
 from bench.table import Row
 from dandelion_common.devstack.ephemeral import ServerUrls
-from dandelion_common.devstack.process import free_port, wait_until
+from dandelion_common.devstack.process import answers_ok, free_port, wait_until
 from dandelion_common.jobs.contracts import PingPayload, Queue, ping_contract
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import RedisSettings
@@ -45,18 +45,11 @@ def process(argv: list[str], env: dict[str, str], ready_url: str | None = None) 
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if ready_url:
-            wait_until(lambda: _answers(ready_url), timeout=60, what=ready_url)
+            wait_until(lambda: answers_ok(ready_url), timeout=60, what=ready_url)
         yield
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def requests_per_second(host: str, port: int, path: str) -> float:

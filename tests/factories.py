@@ -7,6 +7,7 @@ import itertools
 import uuid
 from typing import Any
 
+from dandischema.digests.dandietag import PartGenerator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.auth import generate_api_key, hash_api_key
@@ -73,11 +74,20 @@ async def create_dandiset(
     return dandiset, draft
 
 
+def dandi_etag(data: bytes) -> str:
+    """The dandi-etag of `data`: S3's multipart ETag over dandischema's part plan."""
+    md5s = [
+        hashlib.md5(data[p.offset : p.offset + p.size], usedforsecurity=False).digest()
+        for p in PartGenerator.for_file_size(len(data))
+    ]
+    return hashlib.md5(b"".join(md5s), usedforsecurity=False).hexdigest() + f"-{len(md5s)}"
+
+
 async def create_blob(session: AsyncSession, *, content: bytes = b"nwb bytes") -> AssetBlob:
     """A blob row with the dandi-etag of `content` as one part (no S3 object)."""
-    md5 = hashlib.md5(content, usedforsecurity=False).digest()
-    etag = hashlib.md5(md5, usedforsecurity=False).hexdigest() + "-1"
-    blob = AssetBlob(etag=etag, size=len(content), sha256=hashlib.sha256(content).hexdigest())
+    blob = AssetBlob(
+        etag=dandi_etag(content), size=len(content), sha256=hashlib.sha256(content).hexdigest()
+    )
     session.add(blob)
     await session.flush()
     return blob

@@ -4,7 +4,6 @@ right listing and byte-identical files, for a whole dandiset and for one folder.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import subprocess
@@ -18,6 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from factories import dandi_etag
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -28,7 +28,7 @@ from dandelion_common.db.migrate import upgrade
 from dandelion_common.db.models import ApiToken, AssetBlob, User
 from dandelion_common.db.session import create_engine
 from dandelion_common.devstack.ephemeral import ServerUrls
-from dandelion_common.devstack.process import free_port, wait_until
+from dandelion_common.devstack.process import answers_ok, free_port, wait_until
 from dandelion_common.settings import PostgresSettings, S3Settings
 from dandelion_common.storage import S3Storage, blob_key
 
@@ -41,16 +41,6 @@ FILES = {
     "README.txt": b"read me\n",
 }
 BUCKET = "dandelion-e2e"
-
-
-def dandi_etag(data: bytes) -> str:
-    """dandischema's etag of a file below the 64 MiB minimum part size: one part."""
-    return (
-        hashlib.md5(
-            hashlib.md5(data, usedforsecurity=False).digest(), usedforsecurity=False
-        ).hexdigest()
-        + "-1"
-    )
 
 
 @pytest.fixture
@@ -115,18 +105,11 @@ def api(servers: ServerUrls, database: str) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "dandelion_common.cli", "api"], env=env)
     try:
         ready = f"http://127.0.0.1:{port}/readyz"
-        wait_until(lambda: _ok(ready), timeout=60, what="the API")
+        wait_until(lambda: answers_ok(ready), timeout=60, what="the API")
         yield f"http://127.0.0.1:{port}/api"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def seed(servers: ServerUrls, database: str, api: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -10,8 +9,7 @@ import httpx
 import pytest
 from arq.jobs import Job, JobStatus
 from conftest import auth
-from dandischema.digests.dandietag import PartGenerator
-from factories import create_dandiset, create_user
+from factories import create_dandiset, create_user, dandi_etag
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import EmbargoStatus
@@ -21,14 +19,6 @@ from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.storage import S3Storage, blob_key
 
 MiB = 1024 * 1024
-
-
-def dandi_etag(data: bytes) -> str:
-    md5s = [
-        hashlib.md5(data[p.offset : p.offset + p.size], usedforsecurity=False).digest()
-        for p in PartGenerator.for_file_size(len(data))
-    ]
-    return hashlib.md5(b"".join(md5s), usedforsecurity=False).hexdigest() + f"-{len(md5s)}"
 
 
 def initialize_body(data: bytes, dandiset_id: int, etag: str | None = None) -> dict[str, Any]:

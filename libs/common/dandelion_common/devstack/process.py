@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import httpx
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -125,6 +127,14 @@ def port_answers(host: str, port: int) -> bool:
         with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
+        return False
+
+
+def answers_ok(url: str) -> bool:
+    """True when `url` answers 200 now (readiness polling)."""
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
         return False
 
 

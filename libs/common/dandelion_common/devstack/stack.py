@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-import httpx
-
 from dandelion_common.db.migrate import upgrade
 from dandelion_common.devstack.bootstrap import admin_key, ensure_admin, ensure_bucket
-from dandelion_common.devstack.process import Child, DevstackError, port_is_free, wait_until
+from dandelion_common.devstack.process import (
+    Child,
+    DevstackError,
+    answers_ok,
+    port_is_free,
+    wait_until,
+)
 from dandelion_common.devstack.servers import Postgres, Redis, SeaweedS3
 from dandelion_common.settings import DevstackSettings, Settings
 
@@ -132,7 +136,7 @@ class Stack:
             url = f"http://{self.config.host}:{port}/readyz"
             child = next(c for c in self.children if c.name == name)
             wait_until(
-                functools.partial(_answers_ok, url),
+                functools.partial(answers_ok, url),
                 timeout=60,
                 what=f"{name} to be ready",
                 child=child,
@@ -161,13 +165,6 @@ class Stack:
                     return 1
             time.sleep(0.2)
         return 0
-
-
-def _answers_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 class _Stop(Exception):
