@@ -66,7 +66,7 @@ SHA_BLOCKS = int(os.environ.get("BENCH_SHA256_MIB", "2048")) // 64
 async def sha256_row(urls: ServerUrls) -> Row:
     """The ingest sha256 job's streaming hash of a 2 GiB blob in S3 against single-core
     hashlib over the same bytes in memory (the physical limit of one core)."""
-    from dandelion_ingest.tasks import stream_sha256
+    from dandelion_ingest.checksum import stream_sha256
 
     storage = await S3Storage.connect(s3_settings(urls))
     key = blob_key(uuid.uuid4())

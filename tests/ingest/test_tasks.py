@@ -28,7 +28,7 @@ from dandelion_common.jobs.contracts import (
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key
-from dandelion_ingest import tasks
+from dandelion_ingest import checksum
 from dandelion_ingest.tasks import validate_asset, validate_version
 
 PUBLISHABLE = {
@@ -195,13 +195,13 @@ async def test_sha256_streams_the_object_and_releases_waiting_assets(
     )
     blob = await session.get(AssetBlob, asset.blob_id)
     assert blob is not None
-    content = os.urandom(3 * tasks.CHUNK_BYTES // 2 + 7)  # several ranged reads, a ragged end
+    content = os.urandom(3 * checksum.CHUNK_BYTES // 2 + 7)  # several ranged reads, a ragged end
     blob.size = len(content)
     await session.flush()
     await storage.put(blob_key(blob.id), content)
     ctx_with_storage = {**ctx, "storage": storage}
     expected = hashlib.sha256(content).hexdigest()
-    assert await tasks.sha256.coroutine(ctx_with_storage, blob_id=str(blob.id)) == expected
+    assert await checksum.sha256.coroutine(ctx_with_storage, blob_id=str(blob.id)) == expected
     await session.refresh(blob)
     assert blob.sha256 == expected
     job_id = VALIDATE_ASSET.job_id(AssetChecksum(asset_id=asset.id, sha256=expected))
@@ -211,5 +211,5 @@ async def test_sha256_streams_the_object_and_releases_waiting_assets(
         == JobStatus.queued
     )
     assert (
-        await tasks.sha256.coroutine(ctx_with_storage, blob_id=str(blob.id)) == expected
+        await checksum.sha256.coroutine(ctx_with_storage, blob_id=str(blob.id)) == expected
     )  # idempotent
