@@ -11,11 +11,12 @@ from dandischema.digests.dandietag import PartGenerator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.auth import generate_api_key, hash_api_key
-from dandelion_common.db.enums import EmbargoStatus, UserStatus
+from dandelion_common.db.enums import EmbargoStatus, ExtractStatus, UserStatus
 from dandelion_common.db.models import (
     ApiToken,
     Asset,
     AssetBlob,
+    BlobExtract,
     Dandiset,
     DandisetOwner,
     User,
@@ -91,6 +92,28 @@ async def create_blob(session: AsyncSession, *, content: bytes = b"nwb bytes") -
     session.add(blob)
     await session.flush()
     return blob
+
+
+async def create_extract(
+    session: AsyncSession,
+    blob: AssetBlob,
+    *,
+    metadata: dict[str, Any] | None = None,
+    error: str = "",
+    findings: list[dict[str, Any]] | None = None,
+) -> BlobExtract:
+    """The ingest worker's NWB extraction result for `blob`: failed when `error` is given."""
+    extract = BlobExtract(
+        blob_id=blob.id,
+        status=ExtractStatus.FAILED if error else ExtractStatus.EXTRACTED,
+        error=error,
+        extractor_version="test",
+        metadata_=metadata or {},
+        findings=findings,
+    )
+    session.add(extract)
+    await session.flush()
+    return extract
 
 
 async def create_asset(

@@ -158,3 +158,36 @@ async def test_server_side_multipart_upload(storage: S3Storage) -> None:
     assert info.etag == _md5(b"".join(_md5(p).digest() for p in PARTS)).hexdigest() + "-3"
     assert await storage.read_range(key, 0, 9) == PARTS[0][:10]
     await storage.delete(key)
+
+
+async def test_multipart_uploads_are_listed_page_by_page(storage: S3Storage) -> None:
+    """Every upload under a prefix, across pages (AWS and SeaweedFS mark pages differently)."""
+    prefix = f"listing-{uuid.uuid4().hex}/"
+    started = {f"{prefix}{n}": "" for n in range(5)}
+    for key in started:
+        started[key] = await storage.create_multipart_upload(key)
+    try:
+        listed = [item async for item in storage.list_multipart_uploads(prefix, page_size=2)]
+        assert sorted((item.key, item.upload_id) for item in listed) == sorted(started.items())
+        assert all(item.initiated.tzinfo is not None for item in listed)
+        assert [item async for item in storage.list_multipart_uploads(f"{prefix}9")] == []
+    finally:
+        for key, upload_id in started.items():
+            await storage.abort_multipart_upload(key, upload_id)
+
+
+async def test_aborting_an_upload_s3_no_longer_knows_is_not_an_error(storage: S3Storage) -> None:
+    key = blob_key(uuid.uuid4())
+    upload_id = await storage.create_multipart_upload(key)
+    assert await storage.abort_multipart_upload_if_exists(key, upload_id) is True
+    assert await storage.abort_multipart_upload_if_exists(key, "no-such-upload") is False
+
+    completed = await storage.create_multipart_upload(key)
+    etag = await storage.upload_part(key, completed, 1, b"done")
+    await storage.complete_multipart_upload(key, completed, [(1, etag)])
+    # AWS answers NoSuchUpload, SeaweedFS success; either way the object stays.
+    await storage.abort_multipart_upload_if_exists(key, completed)
+    info = await storage.head(key)
+    assert info is not None
+    assert info.size == 4
+    await storage.delete(key)

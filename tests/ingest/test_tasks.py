@@ -12,12 +12,12 @@ import httpx
 import pytest
 from arq.jobs import Job, JobStatus
 from conftest import auth
-from factories import create_blob, create_dandiset, create_user
+from factories import create_blob, create_dandiset, create_extract, create_user
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import AssetStatus, VersionStatus
-from dandelion_common.db.models import Asset, AssetBlob, Version
+from dandelion_common.db.models import Asset, AssetBlob, Version, VersionAsset
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.contracts import (
     VALIDATE_ASSET,
@@ -117,14 +117,23 @@ async def test_every_draft_change_asks_for_validation_after_commit(
 
 
 async def add_asset(
-    client: httpx.AsyncClient, session: AsyncSession, metadata: dict[str, Any], *, checksum: bool
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    metadata: dict[str, Any],
+    *,
+    checksum: bool,
+    extracted: dict[str, Any] | None = None,
 ) -> Asset:
+    """An asset added through the API; its blob's extraction done (with `extracted` as the
+    dandischema fragment) unless `extracted` is None."""
     owner, key = await create_user(session)
     dandiset, _ = await create_dandiset(session, owner=owner)
     blob = await create_blob(session, content=b"nwb" + metadata["path"].encode())
     if not checksum:
         blob.sha256 = None
         await session.flush()
+    if extracted is not None:
+        await create_extract(session, blob, metadata=extracted)
     url = f"/api/dandisets/{dandiset.id:06}/versions/draft/assets/"
     response = await client.post(
         url, json={"blob_id": str(blob.id), "metadata": metadata}, headers=auth(key)
@@ -143,7 +152,11 @@ async def test_asset_with_checksum_and_format_becomes_valid(
     ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     asset = await add_asset(
-        api_client, session, {"path": "a.nwb", "encodingFormat": "application/x-nwb"}, checksum=True
+        api_client,
+        session,
+        {"path": "a.nwb", "encodingFormat": "application/x-nwb"},
+        checksum=True,
+        extracted={},
     )
     assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Valid"
     await session.refresh(asset)
@@ -154,7 +167,7 @@ async def test_asset_with_checksum_and_format_becomes_valid(
 async def test_asset_without_format_is_invalid_with_dandis_message(
     ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    asset = await add_asset(api_client, session, {"path": "b.nwb"}, checksum=True)
+    asset = await add_asset(api_client, session, {"path": "b.nwb"}, checksum=True, extracted={})
     assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Invalid"
     validation = await api_client.get(f"/api/assets/{asset.id}/info/")
     assert validation.status_code == 200
@@ -213,3 +226,107 @@ async def test_sha256_streams_the_object_and_releases_waiting_assets(
     assert (
         await checksum.sha256.coroutine(ctx_with_storage, blob_id=str(blob.id)) == expected
     )  # idempotent
+
+
+PARTICIPANT = {
+    "schemaKey": "Participant",
+    "identifier": "mouse01",
+    "species": {
+        "schemaKey": "SpeciesType",
+        "identifier": "http://purl.obolibrary.org/obo/NCBITaxon_10090",
+        "name": "Mus musculus - House mouse",
+    },
+}
+SESSION = {"schemaKey": "Session", "identifier": "ses1", "name": "Acquisition session"}
+
+
+async def test_nwb_asset_waits_for_extraction_then_gets_its_facts(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    client_metadata = {
+        "path": "sub-mouse01/a.nwb",
+        "encodingFormat": "application/x-nwb",
+        "keywords": ["mine"],
+    }
+    asset = await add_asset(api_client, session, client_metadata, checksum=True)
+    payload = checksum_payload(asset, "x")
+    assert await validate_asset.coroutine(ctx, **payload) == "waiting for extraction"
+    assert asset.blob_id is not None
+    blob = await session.get(AssetBlob, asset.blob_id)
+    assert blob is not None
+    extracted = {
+        "keywords": ["theirs"],
+        "wasAttributedTo": [PARTICIPANT],
+        "wasGeneratedBy": [SESSION],
+        "approach": [{"schemaKey": "ApproachType", "name": "electrophysiological approach"}],
+    }
+    await create_extract(session, blob, metadata=extracted)
+    assert await validate_asset.coroutine(ctx, **payload) == "Valid"
+    await session.refresh(asset)
+    assert asset.metadata_["keywords"] == ["mine"]  # the client's value wins
+    assert asset.metadata_["wasAttributedTo"] == [PARTICIPANT]  # gaps are filled
+    assert asset.metadata_["wasGeneratedBy"] == [SESSION]
+    assert asset.metadata_["approach"] == extracted["approach"]
+
+
+async def test_unreadable_nwb_is_invalid_with_a_readable_message(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    metadata = {"path": "broken.nwb", "encodingFormat": "application/x-nwb"}
+    asset = await add_asset(api_client, session, metadata, checksum=True)
+    assert asset.blob_id is not None
+    blob = await session.get(AssetBlob, asset.blob_id)
+    assert blob is not None
+    await create_extract(session, blob, error="not an HDF5 file")
+    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Invalid"
+    response = await api_client.get(
+        f"/api/dandisets/{(await dandiset_of(session, asset)):06}/versions/draft/assets/"
+        f"{asset.id}/validation/"
+    )
+    assert response.status_code == 200
+    assert response.json()["validation_errors"] == [
+        {"field": "", "message": "broken.nwb is not a readable NWB file: not an HDF5 file"}
+    ]
+
+
+async def test_files_that_are_not_nwb_do_not_wait_for_extraction(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    metadata = {"path": "README.txt", "encodingFormat": "text/plain"}
+    asset = await add_asset(api_client, session, metadata, checksum=True)
+    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Valid"
+
+
+async def test_validation_shows_advisory_findings_without_changing_status(
+    ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    metadata = {"path": "sub-x/x.nwb", "encodingFormat": "application/x-nwb"}
+    asset = await add_asset(api_client, session, metadata, checksum=True)
+    assert asset.blob_id is not None
+    blob = await session.get(AssetBlob, asset.blob_id)
+    assert blob is not None
+    finding = {
+        "id": "NWBI.check_subject_age", "severity": "ERROR", "message": "age is not ISO 8601",
+        "location": "/general/subject", "validator": "nwbinspector", "validator_version": "0.7.2",
+    }  # fmt: skip
+    await create_extract(session, blob, findings=[finding])
+    url = (
+        f"/api/dandisets/{(await dandiset_of(session, asset)):06}/versions/draft/assets/"
+        f"{asset.id}/validation/"
+    )
+    pending = (await api_client.get(url)).json()
+    assert pending["status"] == "Pending"
+    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Valid"
+    body = (await api_client.get(url)).json()
+    assert (body["status"], body["validation_errors"]) == ("Valid", [])
+    assert body["advisory_findings"] == [finding]
+
+
+async def dandiset_of(session: AsyncSession, asset: Asset) -> int:
+    dandiset_id = await session.scalar(
+        select(Version.dandiset_id)
+        .join(VersionAsset, VersionAsset.version_id == Version.id)
+        .where(VersionAsset.asset_id == asset.id)
+    )
+    assert dandiset_id is not None
+    return dandiset_id

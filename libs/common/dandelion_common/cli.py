@@ -96,7 +96,8 @@ def worker(queue: str) -> None:
     settings = get_settings()
     configure_logging(settings.logging, service=f"worker-{queue}")
     module = importlib.import_module(WORKERS[queue])
-    build_worker(module.QUEUE, module.FUNCTIONS, settings).run()
+    cron_jobs = getattr(module, "CRON_JOBS", ())
+    build_worker(module.QUEUE, module.FUNCTIONS, settings, cron_jobs=cron_jobs).run()
 
 
 @main.command("worker-health")
@@ -138,6 +139,32 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         return asyncio.run(run())
     except ArchiveError as exc:
         raise click.ClickException(exc.message) from exc
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Report what would be collected; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def gc(*, dry_run: bool, as_json: bool) -> None:
+    """Abort abandoned uploads and delete blobs no asset uses (one batch of each)."""
+    from datetime import UTC, datetime
+
+    from dandelion_common.storage import S3Storage
+    from dandelion_ingest.gc import GcReport, collect
+
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> GcReport:
+        storage = await S3Storage.connect(settings.s3)
+        try:
+            now = datetime.now(UTC)
+            return await collect(session, storage, settings.gc, now=now, dry_run=dry_run)
+        finally:
+            await storage.close()
+
+    report = _in_transaction(work)
+    click.echo(report.model_dump_json(indent=2) if as_json else report.render())
+    if report.errors:
+        sys.exit(1)
 
 
 @main.group()

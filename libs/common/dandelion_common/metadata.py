@@ -167,6 +167,8 @@ def _errors(document: dict[str, Any], schema_key: str) -> list[dict[str, str]]:
             {"field": ".".join(map(str, e.get("loc", ()))), "message": str(e.get("msg"))}
             for e in exc.errors
         ]
+    except ValueError as exc:  # no schemaKey, or a schemaVersion outside the allowed ones
+        return [{"field": "", "message": str(exc)}]
     return []
 
 
@@ -202,6 +204,7 @@ def asset_full_metadata(settings: Settings, asset: Asset, blob: AssetBlob) -> di
     status = "dandi:EmbargoedAccess" if blob.embargoed else "dandi:OpenAccess"
     return {
         **asset.metadata_,
+        "schemaKey": "Asset",  # clients on dandischema >= 0.14 send "BareAsset"
         "id": f"dandiasset:{asset.id}",
         "identifier": str(asset.id),
         "path": asset.path,

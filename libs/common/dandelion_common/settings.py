@@ -128,6 +128,31 @@ class WorkerSettings(BaseModel):
     poll_delay_seconds: float = Field(0.1, gt=0)
 
 
+class GcSettings(BaseModel):
+    """Garbage collection: abandoned uploads and blobs no asset uses (``dandelion gc`` and the
+    ingest worker's cron)."""
+
+    # An upload is abandoned once its presigned part URLs can no longer be used: 7 days, as
+    # DANDI's upload expiry (Settings checks this is at least the S3 upload URL expiry).
+    upload_max_age_hours: int = Field(7 * 24, ge=1)
+    # DANDI collects unused blobs after 7 days but keeps restore records for 30; deletion here
+    # is final, so an unused blob is kept for the whole 30 days instead.
+    orphan_blob_restore_days: int = Field(30, ge=1)
+    # Cron period: a divisor of 60 minutes, or whole hours dividing a day.
+    interval_minutes: int = Field(60, ge=1, le=1440)
+    # Items per kind per run; a run that fills a batch leaves the rest to the next one.
+    batch_size: int = Field(500, ge=1, le=10_000)
+    # Off: the worker never collects on its own and only `dandelion gc` does (DANDI's choice).
+    cron_enabled: bool = True
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _fits_a_cron(cls, value: int) -> int:
+        if (value <= 60 and 60 % value == 0) or (value % 60 == 0 and 1440 % value == 0):
+            return value
+        raise ValueError("must divide 60, or be whole hours that divide 24 hours")
+
+
 class LoggingSettings(BaseModel):
     level: str = "INFO"
     json_format: bool = True
@@ -148,7 +173,18 @@ class Settings(BaseSettings):
     search_api: SearchApiSettings = SearchApiSettings()
     doi: DoiSettings = DoiSettings()
     worker: WorkerSettings = WorkerSettings()
+    gc: GcSettings = GcSettings()
     logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _uploads_outlive_their_urls(self) -> Settings:
+        if self.gc.upload_max_age_hours * 3600 < self.s3.upload_url_expiry_seconds:
+            raise ValueError(
+                "DANDELION_GC__UPLOAD_MAX_AGE_HOURS is shorter than "
+                "DANDELION_S3__UPLOAD_URL_EXPIRY_SECONDS: uploads would be collected while "
+                "their part URLs still work"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_is_configured(self) -> Settings:

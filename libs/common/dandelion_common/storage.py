@@ -4,6 +4,7 @@ ranged reads. Any S3 server works; SeaweedFS runs locally and in tests."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,20 @@ def object_url(settings: S3Settings, key: str) -> str:
 class ObjectInfo:
     size: int
     etag: str  # without quotes
+
+
+@dataclass(frozen=True)
+class MultipartUploadInfo:
+    key: str
+    upload_id: str
+    initiated: datetime  # UTC
+
+
+def _error_code(exc: BaseException | None) -> str:
+    """The S3 error code of a botocore ClientError ("" for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 def _is_unavailable(exc: Exception) -> bool:
@@ -131,6 +146,44 @@ class S3Storage:
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         await self._call("abort_multipart_upload", Key=key, UploadId=upload_id)
 
+    async def abort_multipart_upload_if_exists(self, key: str, upload_id: str) -> bool:
+        """Abort an upload; False if S3 does not know it (some servers, SeaweedFS among them,
+        also accept aborting an upload that is already aborted or completed)."""
+        try:
+            await self.abort_multipart_upload(key, upload_id)
+        except StorageError as exc:
+            if _error_code(exc.__cause__) in ("NoSuchUpload", "404", "NotFound"):
+                return False
+            raise
+        return True
+
+    async def list_multipart_uploads(
+        self, prefix: str = "", *, page_size: int = 1000
+    ) -> AsyncIterator[MultipartUploadInfo]:
+        """The multipart uploads in progress under `prefix`, in the server's order."""
+        markers: dict[str, str] = {}
+        seen: set[tuple[tuple[str, str], ...]] = set()
+        while True:
+            page = await self._call(
+                "list_multipart_uploads", Prefix=prefix, MaxUploads=page_size, **markers
+            )
+            for item in page.get("Uploads", []):
+                yield MultipartUploadInfo(
+                    key=str(item["Key"]),
+                    upload_id=str(item["UploadId"]),
+                    initiated=item["Initiated"].astimezone(UTC),
+                )
+            # AWS sends both next markers; SeaweedFS only NextUploadIdMarker (and pages by it).
+            markers = {
+                name: str(page[f"Next{name}"])
+                for name in ("KeyMarker", "UploadIdMarker")
+                if page.get(f"Next{name}")
+            }
+            position = tuple(sorted(markers.items()))
+            if not page.get("IsTruncated") or not markers or position in seen:
+                return
+            seen.add(position)
+
     async def presign_upload_part(self, key: str, upload_id: str, part_number: int) -> str:
         return await self._presign(
             "upload_part",
@@ -187,11 +240,20 @@ class S3Storage:
             "get_object", params, expires or self.settings.download_url_expiry_seconds
         )
 
+    async def presign_internal_get(self, key: str, *, expires: int) -> str:
+        """A GET URL on the endpoint the services use (workers reading blobs by HTTP range)."""
+        return await self._presign("get_object", {"Key": key}, expires, client=self._client)
+
     async def _presign(
-        self, op: str, params: dict[str, Any], expires: int, method: str | None = None
+        self,
+        op: str,
+        params: dict[str, Any],
+        expires: int,
+        method: str | None = None,
+        client: S3Client | None = None,
     ) -> str:
         extra = {"HttpMethod": method} if method else {}
-        url = await self._presigner.generate_presigned_url(
+        url = await (client or self._presigner).generate_presigned_url(
             op,
             Params={"Bucket": self.bucket, **params},
             ExpiresIn=expires,

@@ -4,11 +4,13 @@ is nothing (or no longer anything) to do: arq may run a job twice."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus, VersionStatus
-from dandelion_common.db.models import Asset, AssetBlob, Dandiset, Version
+from dandelion_common.db.enums import AssetStatus, ExtractStatus, VersionStatus
+from dandelion_common.db.models import Asset, AssetBlob, BlobExtract, Dandiset, Version
 from dandelion_common.jobs.contracts import (
     VALIDATE_ASSET,
     VALIDATE_VERSION,
@@ -23,6 +25,7 @@ from dandelion_common.metadata import (
     version_errors,
 )
 from dandelion_common.settings import Settings
+from dandelion_ingest.summary import summarize_drafts_of
 
 logger = logging.getLogger("dandelion.ingest")
 
@@ -49,10 +52,50 @@ async def validate_version(ctx: Context, payload: VersionRevision) -> str:
     return version.status.value
 
 
+NWB_FORMAT = "application/x-nwb"
+
+
+def is_nwb(asset: Asset) -> bool:
+    return (
+        asset.path.lower().endswith(".nwb") or asset.metadata_.get("encodingFormat") == NWB_FORMAT
+    )
+
+
+def merge_extracted(client: dict[str, Any], extracted: dict[str, Any]) -> dict[str, Any]:
+    """The client's metadata wins (DANDI stores what the client extracted); the server's
+    extraction fills what it left out, and adds the Session when the client sent none."""
+    merged = dict(client)
+    for key, value in extracted.items():
+        if key == "wasGeneratedBy":
+            continue
+        if merged.get(key) in (None, "", [], {}):
+            merged[key] = value
+    activities = list(merged.get("wasGeneratedBy") or [])
+    has_session = any(a.get("schemaKey") == "Session" for a in activities if isinstance(a, dict))
+    sessions = [a for a in extracted.get("wasGeneratedBy") or [] if a.get("schemaKey") == "Session"]
+    if sessions and not has_session:
+        merged["wasGeneratedBy"] = [*activities, *sessions]
+    return merged
+
+
+async def _nwb_errors(session: AsyncSession, asset: Asset, blob: AssetBlob) -> list[Any] | None:
+    """None while extraction is pending; else the errors it implies (after merging its facts)."""
+    extract = await session.get(BlobExtract, blob.id)
+    if extract is None:
+        return None
+    if extract.status is ExtractStatus.FAILED:
+        message = f"{asset.path} is not a readable NWB file: {extract.error}"
+        return [{"field": "", "message": message}]
+    merged = merge_extracted(asset.metadata_, extract.metadata_)
+    if merged != asset.metadata_:
+        asset.metadata_ = merged
+    return []
+
+
 @handler(VALIDATE_ASSET)
 async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
-    """Validate an asset's metadata as if published; it stays Pending until its checksum is
-    known, as on DANDI ("asset is currently being validated")."""
+    """Validate an asset's metadata as if published; it stays Pending until its checksum (and,
+    for NWB, its extraction) is known, as on DANDI ("asset is currently being validated")."""
     settings: Settings = ctx["settings"]
     async with job_session(ctx) as session:
         query = select(Asset).where(Asset.id == payload.asset_id).with_for_update()
@@ -64,7 +107,11 @@ async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
         blob = await session.get(AssetBlob, asset.blob_id) if asset.blob_id else None
         if blob is None or blob.sha256 is None:
             return "waiting for checksum"
-        errors = asset_errors(asset_full_metadata(settings, asset, blob))
+        errors = await _nwb_errors(session, asset, blob) if is_nwb(asset) else []
+        if errors is None:
+            return "waiting for extraction"
+        errors = errors or asset_errors(asset_full_metadata(settings, asset, blob))
         asset.status = AssetStatus.INVALID if errors else AssetStatus.VALID
         asset.validation_errors = errors
+        await summarize_drafts_of(session, asset.id)
     return asset.status.value

@@ -1,13 +1,26 @@
-"""The ingest worker: blob checksums and metadata validation (NWB extraction is still to come)."""
+"""The ingest worker: blob checksums, NWB extraction and inspection, validation, summaries."""
 
 from __future__ import annotations
 
 from arq.worker import Function
 
 from dandelion_common.jobs.contracts import Queue
-from dandelion_common.jobs.worker import ping_handler
+from dandelion_common.jobs.worker import CronFactory, ping_handler
 from dandelion_ingest.checksum import sha256
+from dandelion_ingest.extraction import extract, inspect
+from dandelion_ingest.gc import gc_cron
+from dandelion_ingest.summary import summarize_version
 from dandelion_ingest.tasks import validate_asset, validate_version
 
 QUEUE = Queue.INGEST
-FUNCTIONS: list[Function] = [ping_handler(QUEUE), sha256, validate_asset, validate_version]
+FUNCTIONS: list[Function] = [
+    ping_handler(QUEUE),
+    sha256,
+    extract,
+    inspect,
+    validate_asset,
+    validate_version,
+    summarize_version,
+]
+# Built from settings at startup (the period is configured).
+CRON_JOBS: list[CronFactory] = [gc_cron]

@@ -43,3 +43,8 @@ class OutboxEntity(StrEnum):
 class OutboxOperation(StrEnum):
     UPSERT = "upsert"
     DELETE = "delete"
+
+
+class ExtractStatus(StrEnum):
+    EXTRACTED = "extracted"
+    FAILED = "failed"  # not a readable NWB file; `error` says why

@@ -30,13 +30,14 @@ from sqlalchemy import (
     literal_column,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dandelion_common.db.base import Base, Timestamped
 from dandelion_common.db.enums import (
     AssetStatus,
     EmbargoStatus,
+    ExtractStatus,
     OutboxEntity,
     OutboxOperation,
     UserStatus,
@@ -138,6 +139,46 @@ class AssetBlob(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("etag", "size"),
         CheckConstraint("size >= 0", name="size_not_negative"),
+    )
+
+
+class BlobExtract(Base):
+    """What the ingest worker read from a blob's NWB content: one row per blob, since equal
+    bytes give equal facts. Typed columns serve search facets and ranges; `metadata` is the
+    dandischema fragment merged into the assets' metadata; `findings` are advisory."""
+
+    __tablename__ = "blob_extracts"
+
+    blob_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("asset_blobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[ExtractStatus] = mapped_column(_enum(ExtractStatus, "extract_status"))
+    error: Mapped[str] = mapped_column(Text, server_default="")
+    extractor_version: Mapped[str] = mapped_column(String(32))
+    extracted: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    bytes_read: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    nwb_version: Mapped[str | None] = mapped_column(String(32))
+    species: Mapped[str | None] = mapped_column(String(200), index=True)
+    sex: Mapped[str | None] = mapped_column(String(32))
+    age_days: Mapped[float | None] = mapped_column(DOUBLE_PRECISION)
+    subject_id: Mapped[str | None] = mapped_column(Text)
+    session_start_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_seconds: Mapped[float | None] = mapped_column(DOUBLE_PRECISION)
+    electrode_count: Mapped[int | None] = mapped_column(Integer, index=True)
+    unit_count: Mapped[int | None] = mapped_column(Integer)
+    brain_locations: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    neurodata_types: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    sampling_rates: Mapped[list[float]] = mapped_column(
+        ARRAY(DOUBLE_PRECISION), server_default="{}"
+    )
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
+    # None until the (slower, advisory) inspection job has run.
+    findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+
+    __table_args__ = (
+        Index("ix_blob_extracts_brain_locations", "brain_locations", postgresql_using="gin"),
+        Index("ix_blob_extracts_neurodata_types", "neurodata_types", postgresql_using="gin"),
     )
 
 

@@ -40,13 +40,23 @@ class JobContract(Generic[P]):
     payload: type[P]
     # Deterministic job id: arq refuses a second job with the same id while one is known.
     key: Callable[[P], str] | None = None
+    # Coalesce bursts: requests within one window share a job that runs when the window
+    # closes, so it sees every change committed before its request (needs `key`).
+    debounce_seconds: float = 0.0
 
     @property
     def queue_name(self) -> str:
         return self.queue.redis_name if isinstance(self.queue, Queue) else self.queue
 
-    def job_id(self, payload: P) -> str | None:
-        return f"{self.name}:{self.key(payload)}" if self.key else None
+    def window(self, now: float) -> int:
+        return int(now // self.debounce_seconds)
+
+    def job_id(self, payload: P, *, now: float | None = None) -> str | None:
+        if self.key is None:
+            return None
+        if self.debounce_seconds and now is not None:
+            return f"{self.name}:{self.key(payload)}@{self.window(now)}"
+        return f"{self.name}:{self.key(payload)}"
 
 
 class PingPayload(Payload):
@@ -78,13 +88,15 @@ class AssetChecksum(Payload):
     # The blob's SHA-256 when the job was asked for. Validation needs it (PublishedAsset
     # requires the digest), so the checksum job asks again once it is known.
     sha256: str | None
+    # Whether the blob's NWB extraction had finished; the extract job asks again when it has.
+    extracted: bool = False
 
 
 VALIDATE_ASSET = JobContract(
     "validate_asset",
     Queue.INGEST,
     AssetChecksum,
-    key=lambda p: f"{p.asset_id}@{p.sha256 or 'no-checksum'}",
+    key=lambda p: f"{p.asset_id}@{p.sha256 or 'no-checksum'}@{'x' if p.extracted else '-'}",
 )
 
 
@@ -93,3 +105,24 @@ class BlobRef(Payload):
 
 
 COMPUTE_SHA256 = JobContract("sha256", Queue.INGEST, BlobRef, key=lambda p: str(p.blob_id))
+
+# The NWB metadata of a new blob (every blob is tried: a non-HDF5 file fails fast, and an
+# asset's `.nwb` path decides later whether that failure matters).
+EXTRACT_NWB = JobContract("extract", Queue.INGEST, BlobRef, key=lambda p: str(p.blob_id))
+
+# pynwb validation and nwbinspector findings: advisory, slower, after extraction.
+INSPECT_NWB = JobContract("inspect", Queue.INGEST, BlobRef, key=lambda p: str(p.blob_id))
+
+
+class VersionRef(Payload):
+    version_id: int
+
+
+# The draft's assetsSummary, recomputed after asset changes; a burst of uploads costs one run.
+SUMMARIZE_VERSION = JobContract(
+    "summarize_version",
+    Queue.INGEST,
+    VersionRef,
+    key=lambda p: str(p.version_id),
+    debounce_seconds=2.0,
+)

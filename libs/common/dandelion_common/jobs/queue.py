@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import create_pool
@@ -35,9 +37,13 @@ class JobQueue:
 
     async def enqueue(self, contract: JobContract[P], payload: P, **options: Any) -> Job | None:
         """Enqueue now; returns None when a job with the same deterministic id exists."""
+        now = time.time()
+        if contract.debounce_seconds:
+            window_end = (contract.window(now) + 1) * contract.debounce_seconds
+            options.setdefault("_defer_until", datetime.fromtimestamp(window_end, UTC))
         return await self.redis.enqueue_job(
             contract.name,
-            _job_id=contract.job_id(payload),
+            _job_id=contract.job_id(payload, now=now),
             _queue_name=contract.queue_name,
             **options,
             **payload.model_dump(mode="json"),

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from arq.connections import ArqRedis
+from arq.cron import CronJob
 from arq.worker import Function, Worker, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,9 @@ from dandelion_common.storage import S3Storage
 
 Context = dict[str, Any]
 Handler = Callable[[Context, P], Awaitable[Any]]
+# A worker module's scheduled job, built from settings at startup (its period is configured);
+# None means the schedule is switched off.
+CronFactory = Callable[[Settings], CronJob | None]
 
 
 def handler(contract: JobContract[P]) -> Callable[[Handler[P]], Function]:
@@ -83,18 +87,24 @@ def build_worker(
     functions: Sequence[Function],
     settings: Settings,
     *,
+    cron_jobs: Sequence[CronFactory] = (),
     burst: bool = False,
     redis_pool: ArqRedis | None = None,
     with_clients: bool = True,
     handle_signals: bool = True,
 ) -> Worker:
-    """An arq worker for `queue`. `with_clients=False` skips database and S3 (tests, ping)."""
+    """An arq worker for `queue`, running `cron_jobs` as scheduled by `settings`.
+
+    `with_clients=False` skips database and S3 (tests, ping).
+    """
     queue_name = queue.redis_name if isinstance(queue, Queue) else queue
     key = health_key(queue)
     configure_dandischema(settings.instance)  # before any job imports dandischema.models
     ctx: Context = {"settings": settings, "queue_name": queue_name, "health_key": key}
+    crons = [job for make in cron_jobs if (job := make(settings)) is not None]
     return Worker(
         functions,
+        cron_jobs=crons,
         queue_name=queue_name,
         redis_settings=arq_redis_settings(settings.redis),
         redis_pool=redis_pool,

@@ -50,6 +50,20 @@ class FieldError(BaseModel):
     message: str
 
 
+class Finding(BaseModel):
+    """An advisory pynwb or nwbinspector result, in dandi-cli's ValidationResult terms."""
+
+    id: str
+    severity: str
+    message: str
+    location: str = ""
+    validator: str
+    validator_version: str = ""
+
+
 class AssetValidation(BaseModel):
     status: AssetStatus
     validation_errors: list[FieldError]
+    # Dandelion's addition: advisory NWB findings (they never decide the status, as on DANDI,
+    # where the client enforces them). None until inspected, or for files that are not NWB.
+    advisory_findings: list[Finding] | None = None

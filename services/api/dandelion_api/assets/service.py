@@ -16,7 +16,7 @@ from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.versions.service import get_version
 from dandelion_api.versions.validation import request_validation
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
-from dandelion_common.db.models import Asset, AssetBlob, User, Version, VersionAsset
+from dandelion_common.db.models import Asset, AssetBlob, BlobExtract, User, Version, VersionAsset
 from dandelion_common.errors import (
     BadRequest,
     FieldErrors,
@@ -26,7 +26,12 @@ from dandelion_common.errors import (
     PermissionDenied,
 )
 from dandelion_common.jobs import enqueue_after_commit
-from dandelion_common.jobs.contracts import VALIDATE_ASSET, AssetChecksum
+from dandelion_common.jobs.contracts import (
+    SUMMARIZE_VERSION,
+    VALIDATE_ASSET,
+    AssetChecksum,
+    VersionRef,
+)
 from dandelion_common.metadata import asset_full_metadata, strip_asset_computed
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
@@ -133,7 +138,11 @@ async def validation(
         {"field": e.get("field", ""), "message": e.get("message", "")}
         for e in asset.validation_errors
     ]
-    return AssetValidation.model_validate({"status": asset.status, "validation_errors": errors})
+    extract = await session.get(BlobExtract, asset.blob_id) if asset.blob_id else None
+    findings = extract.findings if extract is not None else None
+    return AssetValidation.model_validate(
+        {"status": asset.status, "validation_errors": errors, "advisory_findings": findings}
+    )
 
 
 def _require_blob(blob: AssetBlob | None) -> AssetBlob:
@@ -221,7 +230,9 @@ async def _parse(session: AsyncSession, body: AssetCreate) -> tuple[str, AssetBl
     if not isinstance(path, str) or not path:
         raise FieldErrors({"metadata": ["No path specified in metadata."]})
     paths.validate_path(path)
-    blob = await session.get(AssetBlob, body.blob_id)
+    # FOR SHARE until commit: a checksum or extract job finishing meanwhile (it locks the blob
+    # FOR UPDATE) then sees this asset and asks for its validation, so none is left Pending.
+    blob = await session.get(AssetBlob, body.blob_id, with_for_update={"read": True})
     if blob is None:
         raise NotFound("No AssetBlob matches the given query.")
     return path, blob, strip_asset_computed(body.metadata)
@@ -263,6 +274,7 @@ async def _touch(session: AsyncSession, draft: Version, *, files: int, size: int
     emit(session, OutboxEntity.VERSION, draft.id)
     if modified is not None:
         request_validation(session, draft.id, modified)
+        enqueue_after_commit(session, SUMMARIZE_VERSION, VersionRef(version_id=draft.id))
 
 
 def _request_validation(session: AsyncSession, asset: Asset, blob: AssetBlob) -> None:

@@ -23,7 +23,7 @@ from dandelion_common.db.enums import EmbargoStatus
 from dandelion_common.db.models import AssetBlob, Upload, User
 from dandelion_common.errors import BadRequest, Conflict, FieldErrors, NotFound, PermissionDenied
 from dandelion_common.jobs import enqueue_after_commit
-from dandelion_common.jobs.contracts import COMPUTE_SHA256, BlobRef
+from dandelion_common.jobs.contracts import COMPUTE_SHA256, EXTRACT_NWB, BlobRef
 from dandelion_common.storage import S3Storage, blob_key, complete_multipart_body
 
 DANDI_ETAG = "dandi:dandi-etag"
@@ -141,4 +141,5 @@ async def validate(
         raise Conflict("An identical blob has already been uploaded.")
     await session.delete(upload)
     enqueue_after_commit(session, COMPUTE_SHA256, BlobRef(blob_id=upload.id))
+    enqueue_after_commit(session, EXTRACT_NWB, BlobRef(blob_id=upload.id))
     return BlobOut(blob_id=upload.id, etag=upload.etag, sha256=None, size=upload.size)
