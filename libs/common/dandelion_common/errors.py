@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 
 class ArchiveError(Exception):
     """A failure the client caused or must know about, with its HTTP status."""
@@ -106,3 +110,16 @@ class StorageError(Exception):
 
 class StorageUnavailable(StorageError):
     """S3 could not be reached or answered 5xx; callers may retry."""
+
+
+# Connection failures and timeouts of PostgreSQL (SQLAlchemy wraps asyncpg's) and Redis: the
+# API answers 503, a job is retried later.
+BACKEND_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (*BACKEND_UNAVAILABLE, StorageUnavailable)

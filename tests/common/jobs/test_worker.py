@@ -6,15 +6,17 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from arq import Retry
 from arq.jobs import Job, JobStatus
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from dandelion_common.db.models import AuditRecord
 from dandelion_common.db.session import Database
+from dandelion_common.errors import StorageUnavailable
 from dandelion_common.jobs import JobContract, JobQueue, enqueue_after_commit
 from dandelion_common.jobs.contracts import Payload
-from dandelion_common.jobs.worker import Context, health_key, job_session
+from dandelion_common.jobs.worker import Context, handler, health_key, job_session, retry_delay
 
 QUEUE = f"dandelion:queue:test-worker-{uuid.uuid4().hex[:8]}"
 
@@ -85,3 +87,26 @@ def test_health_keys_are_per_process() -> None:
     assert (
         a != health_key("ingest", host="pod-b", pid=1) != health_key("ingest", host="pod-a", pid=2)
     )
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [StorageUnavailable("s3 down"), ConnectionRefusedError("db down"), TimeoutError("slow")],
+)
+async def test_a_transient_outage_becomes_a_deferred_retry(outage: Exception) -> None:
+    @handler(FOLLOW_UP)
+    async def flaky(ctx: Context, payload: Marker) -> str:
+        raise outage
+
+    with pytest.raises(Retry) as raised:
+        await flaky.coroutine({"job_try": 3}, marker="m")
+    assert raised.value.defer_score == retry_delay(3) * 1000 == 8000
+
+
+async def test_a_bug_is_not_retried_as_an_outage() -> None:
+    @handler(FOLLOW_UP)
+    async def buggy(ctx: Context, payload: Marker) -> str:
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        await buggy.coroutine({"job_try": 1}, marker="m")

@@ -3,18 +3,21 @@ per-process health key, and `job_session` as the one commit point of a job."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from arq import Retry
 from arq.connections import ArqRedis
 from arq.cron import CronJob
 from arq.worker import Function, Worker, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.session import Database
+from dandelion_common.errors import TRANSIENT_ERRORS
 from dandelion_common.jobs.buffer import flush_committed_jobs
 from dandelion_common.jobs.contracts import JobContract, P, PingPayload, Queue, ping_contract
 from dandelion_common.jobs.queue import JobQueue, arq_redis_settings
@@ -23,10 +26,16 @@ from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage
 
 Context = dict[str, Any]
+logger = logging.getLogger("dandelion.jobs")
+RETRY_MAX_SECONDS = 60
 Handler = Callable[[Context, P], Awaitable[Any]]
 # A worker module's scheduled job, built from settings at startup (its period is configured);
 # None means the schedule is switched off.
 CronFactory = Callable[[Settings], CronJob | None]
+
+
+def retry_delay(attempt: int) -> float:
+    return float(min(RETRY_MAX_SECONDS, 2**attempt))
 
 
 def handler(contract: JobContract[P]) -> Callable[[Handler[P]], Function]:
@@ -34,7 +43,14 @@ def handler(contract: JobContract[P]) -> Callable[[Handler[P]], Function]:
 
     def decorate(fn: Handler[P]) -> Function:
         async def run(ctx: Context, **kwargs: Any) -> Any:
-            return await fn(ctx, contract.payload.model_validate(kwargs))
+            try:
+                return await fn(ctx, contract.payload.model_validate(kwargs))
+            except TRANSIENT_ERRORS as exc:
+                # The database, Redis or S3 is briefly away: try again later (jobs are
+                # idempotent), backing off; arq gives up after its max_tries.
+                delay = retry_delay(ctx.get("job_try", 1))
+                logger.warning("job %s retried in %s s: %r", contract.name, delay, exc)
+                raise Retry(defer=delay) from exc
 
         run.__qualname__ = run.__name__ = fn.__name__
         return func(run, name=contract.name)

@@ -7,24 +7,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dandelion_common.errors import ArchiveError, StorageUnavailable
+from dandelion_common.errors import BACKEND_UNAVAILABLE, ArchiveError, StorageUnavailable
 
 logger = logging.getLogger("dandelion.errors")
-
-# Connection failures and timeouts of PostgreSQL (SQLAlchemy wraps asyncpg's) and Redis.
-BACKEND_UNAVAILABLE: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 def _archive_error(_: Request, exc: Exception) -> JSONResponse:
