@@ -1,0 +1,342 @@
+"""Search on OpenSearch: one index per kind behind an alias, rebuilt and swapped atomically.
+
+Facet fields are keywords; a search puts visibility, text and ranges in `query`, every facet
+selection in `post_filter`, and gives each facet a `filter` aggregation holding the other
+facets' selections, so its counts ignore its own selection (the standard multi-select facet).
+The server we test against has no analysis-common module, so text is folded in Python (see
+`folding`) and indexed with the standard analyser.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import NotFoundError, OpenSearchException
+
+from dandelion_common.settings import OpenSearchSettings
+from dandelion_search.backends.base import POST_TAG, PRE_TAG, decode_cursor, encode_cursor
+from dandelion_search.errors import SearchUnavailable
+from dandelion_search.folding import fold
+from dandelion_search.schemas import (
+    Facet,
+    FacetCount,
+    Hit,
+    IndexRow,
+    Kind,
+    SearchQuery,
+    SearchResult,
+    SortKey,
+    Visibility,
+)
+
+KEYWORD = {"type": "keyword"}
+TEXT = {"type": "text", "analyzer": "standard"}
+MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "id": KEYWORD,
+        "dandiset_id": {"type": "integer"},
+        "embargoed": {"type": "boolean"},
+        "title": TEXT,
+        "description": TEXT,
+        "title_text": TEXT,
+        "body_text": TEXT,
+        "sort_name": KEYWORD,
+        "size": {"type": "long"},
+        "modified": {"type": "date"},
+        **{facet.value: KEYWORD for facet in Facet},
+        "age_days_min": {"type": "double"},
+        "age_days_max": {"type": "double"},
+        "electrode_count_min": {"type": "integer"},
+        "electrode_count_max": {"type": "integer"},
+        # Returned to callers as is, never searched.
+        "document": {"type": "object", "enabled": False},
+    },
+}
+# One shard keeps terms aggregation counts exact; a replica wherever a second node exists.
+SETTINGS: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+SCAN_PAGE = 1000
+
+
+def _source(row: IndexRow) -> dict[str, Any]:
+    return {
+        **row.model_dump(mode="json", exclude={"facets", "ranges"}),
+        **{facet.value: row.facets.get(facet, []) for facet in Facet},
+        **row.ranges,
+    }
+
+
+@asynccontextmanager
+async def _answering() -> AsyncIterator[None]:
+    """Engine failures become the search core's one error type."""
+    try:
+        yield
+    except OpenSearchException as exc:
+        raise SearchUnavailable(f"OpenSearch: {exc}") from exc
+
+
+class OpenSearchBackend:
+    def __init__(self, client: Any, *, prefix: str, refresh: bool = False) -> None:
+        self.client = client
+        self.prefix = prefix
+        # Tests see each write at once; production relies on the 1 s refresh interval.
+        self.refresh = refresh
+
+    @classmethod
+    def connect(cls, settings: OpenSearchSettings, *, refresh: bool = False) -> OpenSearchBackend:
+        assert settings.url is not None
+        client = AsyncOpenSearch(hosts=[settings.url], timeout=30)
+        return cls(client, prefix=settings.index_prefix, refresh=refresh)
+
+    def alias(self, kind: Kind) -> str:
+        return f"{self.prefix}-{kind.value}"
+
+    async def _create_index(self, kind: Kind, *, live: bool) -> str:
+        name = f"{self.alias(kind)}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        body: dict[str, Any] = {"settings": SETTINGS, "mappings": MAPPING}
+        if live:
+            body["aliases"] = {self.alias(kind): {}}
+        else:  # a bulk load does not need near-real-time refreshes
+            body["settings"] = {**SETTINGS, "refresh_interval": "-1"}
+        async with _answering():
+            await self.client.indices.create(index=name, body=body)
+        return name
+
+    async def ensure_schema(self) -> None:
+        for kind in Kind:
+            async with _answering():
+                exists = await self.client.indices.exists_alias(name=self.alias(kind))
+            if not exists:
+                await self._create_index(kind, live=True)
+
+    async def _bulk(self, actions: list[dict[str, Any]]) -> None:
+        if not actions:
+            return
+        params = {"refresh": "true"} if self.refresh else {}
+        async with _answering():
+            response = await self.client.bulk(body=actions, params=params)
+        if response["errors"]:
+            failed = [
+                item for entry in response["items"] for op, item in entry.items()
+                if item.get("error") and not (op == "delete" and item["status"] == 404)
+            ]  # fmt: skip
+            if failed:
+                raise SearchUnavailable(f"OpenSearch refused {len(failed)}: {failed[0]['error']}")
+
+    async def bulk_upsert(
+        self, kind: Kind, rows: Sequence[IndexRow], *, target: str | None = None
+    ) -> None:
+        index = target or self.alias(kind)
+        actions: list[dict[str, Any]] = []
+        for row in rows:
+            actions += [{"index": {"_index": index, "_id": row.id}}, _source(row)]
+        await self._bulk(actions)
+
+    async def bulk_delete(
+        self, kind: Kind, ids: Sequence[str], *, target: str | None = None
+    ) -> None:
+        index = target or self.alias(kind)
+        await self._bulk([{"delete": {"_index": index, "_id": doc_id}} for doc_id in ids])
+
+    async def delete_dandisets(
+        self, kind: Kind, dandiset_ids: Sequence[int], *, target: str | None = None
+    ) -> None:
+        """Search-and-delete (the server has no delete_by_query module); after a refresh, so
+        documents written in the last second are found too."""
+        index = target or self.alias(kind)
+        async with _answering():
+            await self.client.indices.refresh(index=index)
+        body: dict[str, Any] = {
+            "size": SCAN_PAGE,
+            "_source": False,
+            "query": {"terms": {"dandiset_id": list(dandiset_ids)}},
+            "sort": [{"id": "asc"}],
+        }
+        while True:
+            async with _answering():
+                response = await self.client.search(index=index, body=body)
+            hits = response["hits"]["hits"]
+            await self.bulk_delete(kind, [hit["_id"] for hit in hits], target=target)
+            if len(hits) < SCAN_PAGE:
+                return
+            body["search_after"] = hits[-1]["sort"]
+
+    async def search(self, query: SearchQuery, visibility: Visibility) -> SearchResult:
+        body = search_body(query, visibility)
+        async with _answering():
+            response = await self.client.search(index=self.alias(query.kind), body=body)
+        hits = response["hits"]["hits"]
+        next_cursor = None
+        if hits and len(hits) == query.size:
+            next_cursor = encode_cursor(hits[-1]["sort"])
+        return SearchResult(
+            total=response["hits"]["total"]["value"],
+            hits=[_hit(query, hit) for hit in hits],
+            facets=_facets(response.get("aggregations", {})),
+            next_cursor=next_cursor,
+        )
+
+    # --- rebuild: a new index, loaded with refreshes off, then an atomic alias swap -------
+
+    async def begin_rebuild(self, kind: Kind) -> str:
+        return await self._create_index(kind, live=False)
+
+    async def finish_rebuild(self, kind: Kind, target: str) -> None:
+        alias = self.alias(kind)
+        async with _answering():
+            await self.client.indices.put_settings(
+                index=target, body={"index": {"refresh_interval": None}}
+            )
+            await self.client.indices.refresh(index=target)
+            try:
+                old = list(await self.client.indices.get_alias(name=alias))
+            except NotFoundError:
+                old = []
+            actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": alias}} for i in old]
+            actions.append({"add": {"index": target, "alias": alias}})
+            await self.client.indices.update_aliases(body={"actions": actions})
+            for index in old:
+                await self.client.indices.delete(index=index, params={"ignore_unavailable": "true"})
+
+    async def abort_rebuild(self, kind: Kind, target: str) -> None:
+        async with _answering():
+            await self.client.indices.delete(index=target, params={"ignore_unavailable": "true"})
+
+    async def drop(self) -> None:
+        """Delete every index of this prefix (tests)."""
+        async with _answering():
+            await self.client.indices.delete(
+                index=f"{self.prefix}-*", params={"ignore_unavailable": "true"}
+            )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+# --- query building (plain dicts, so a test can read the exact request) --------------------
+
+
+def _visibility(visibility: Visibility) -> list[dict[str, Any]]:
+    if visibility.admin:
+        return []
+    should: list[dict[str, Any]] = [{"term": {"embargoed": False}}]
+    if visibility.owned_dandisets:
+        should.append({"terms": {"dandiset_id": sorted(visibility.owned_dandisets)}})
+    return [{"bool": {"should": should, "minimum_should_match": 1}}]
+
+
+def _ranges(query: SearchQuery) -> list[dict[str, Any]]:
+    filters = []
+    for field, bounds in query.ranges.items():
+        low, high = field.bounds
+        if bounds.gte is not None:
+            filters.append({"range": {high: {"gte": bounds.gte}}})
+        if bounds.lte is not None:
+            filters.append({"range": {low: {"lte": bounds.lte}}})
+    return filters
+
+
+def _text(query: SearchQuery) -> dict[str, Any]:
+    words = fold([query.text])
+    if not words:
+        return {"match_all": {}}
+    # cross_fields + and: every word must be in the title or the body (DANDI's all-words rule).
+    return {
+        "multi_match": {
+            "query": words,
+            "type": "cross_fields",
+            "fields": ["title_text^3", "body_text"],
+            "operator": "and",
+        }
+    }
+
+
+def _facet_filters(query: SearchQuery, *, without: Facet | None = None) -> list[dict[str, Any]]:
+    return [
+        {"terms": {facet.value: sorted(values)}}
+        for facet, values in query.selected().items()
+        if facet is not without
+    ]
+
+
+def _sort(query: SearchQuery) -> list[dict[str, Any]]:
+    if query.sort is SortKey.ID:
+        return [{"id": "asc"}]
+    order = "desc" if query.is_descending else "asc"
+    key = "_score" if query.sort is SortKey.RELEVANCE else query.sort.field
+    return [{key: order}, {"id": "asc"}]
+
+
+def _aggregations(query: SearchQuery) -> dict[str, Any]:
+    terms = {"size": query.facet_size, "order": [{"_count": "desc"}, {"_key": "asc"}]}
+    return {
+        facet.value: {
+            "filter": {"bool": {"filter": _facet_filters(query, without=facet)}},
+            "aggs": {"values": {"terms": {"field": facet.value, **terms}}},
+        }
+        for facet in Facet
+    }
+
+
+def _highlight(query: SearchQuery) -> dict[str, Any]:
+    return {
+        "pre_tags": [PRE_TAG],
+        "post_tags": [POST_TAG],
+        "fields": {
+            "title": {"number_of_fragments": 0},
+            "description": {"fragment_size": 150, "number_of_fragments": 1},
+        },
+        # The stored title is not folded: highlight the words as typed (an accent typed
+        # differently still finds the document, but is not highlighted).
+        "highlight_query": {
+            "multi_match": {"query": query.text, "fields": ["title", "description"]}
+        },
+    }
+
+
+def search_body(query: SearchQuery, visibility: Visibility) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "size": query.size,
+        "track_total_hits": True,
+        "_source": ["document"],
+        "query": {
+            "bool": {
+                "must": [_text(query)],
+                "filter": [*_visibility(visibility), *_ranges(query)],
+            }
+        },
+        "post_filter": {"bool": {"filter": _facet_filters(query)}},
+        "sort": _sort(query),
+    }
+    if query.facet_size:
+        body["aggs"] = _aggregations(query)
+    if query.highlight and fold([query.text]):
+        body["highlight"] = _highlight(query)
+    if query.cursor:
+        body["search_after"] = decode_cursor(query.cursor, len(body["sort"]))
+    return body
+
+
+def _hit(query: SearchQuery, hit: dict[str, Any]) -> Hit:
+    title = "name" if query.kind is Kind.DANDISETS else "path"
+    names = {"title": title, "description": "description"}
+    highlights = {names[field]: list(parts) for field, parts in hit.get("highlight", {}).items()}
+    score = hit.get("_score") if query.sort is SortKey.RELEVANCE else None
+    return Hit(
+        id=hit["_id"], score=score, document=hit["_source"]["document"], highlights=highlights
+    )
+
+
+def _facets(aggregations: dict[str, Any]) -> dict[Facet, list[FacetCount]]:
+    return {
+        Facet(name): [
+            FacetCount(value=bucket["key"], count=bucket["doc_count"])
+            for bucket in aggregation["values"]["buckets"]
+        ]
+        for name, aggregation in aggregations.items()
+    }
