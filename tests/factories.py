@@ -8,10 +8,11 @@ import uuid
 from typing import Any
 
 from dandischema.digests.dandietag import PartGenerator
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.auth import generate_api_key, hash_api_key
-from dandelion_common.db.enums import EmbargoStatus, ExtractStatus, UserStatus
+from dandelion_common.db.enums import EmbargoStatus, ExtractStatus, OutboxEntity, UserStatus
 from dandelion_common.db.models import (
     ApiToken,
     Asset,
@@ -19,6 +20,7 @@ from dandelion_common.db.models import (
     BlobExtract,
     Dandiset,
     DandisetOwner,
+    SearchOutbox,
     User,
     Version,
     VersionAsset,
@@ -129,3 +131,11 @@ async def create_asset(
     version.size += blob.size
     await session.flush()
     return asset
+
+
+async def outbox_rows(session: AsyncSession, entity: OutboxEntity, entity_id: object) -> int:
+    """How many search outbox rows name this entity."""
+    query = select(func.count()).where(
+        SearchOutbox.entity_type == entity, SearchOutbox.entity_id == str(entity_id)
+    )
+    return int(await session.scalar(query) or 0)

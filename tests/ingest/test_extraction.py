@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import create_asset, create_dandiset, create_user, dandi_etag
+from factories import create_asset, create_dandiset, create_user, dandi_etag, outbox_rows
 from nwbfiles import write_nwb
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus, ExtractStatus
+from dandelion_common.db.enums import AssetStatus, ExtractStatus, OutboxEntity
 from dandelion_common.db.models import Asset, AssetBlob, BlobExtract
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.queue import JobQueue
@@ -74,6 +74,7 @@ async def test_extract_stores_facts_and_the_asset_gets_them(
     assert {"ElectricalSeries", "TwoPhotonSeries"} <= set(row.neurodata_types)
     assert 0 < row.bytes_read <= 2 * 1024 * 1024
     assert await extract.coroutine(ctx, blob_id=str(blob.id)) == "extracted"  # idempotent
+    assert await outbox_rows(session, OutboxEntity.ASSET, asset.id) == 1  # facts searchable
 
     await validate_asset.coroutine(ctx, asset_id=str(asset.id), sha256="0" * 64)
     await session.refresh(asset)

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from arq.constants import job_key_prefix
 from arq.jobs import Job, JobStatus
-from factories import create_asset, create_dandiset, create_user
+from factories import create_asset, create_dandiset, create_user, outbox_rows
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus
+from dandelion_common.db.enums import AssetStatus, OutboxEntity
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.contracts import SUMMARIZE_VERSION, VersionRef
 from dandelion_common.jobs.queue import JobQueue
@@ -72,6 +72,7 @@ async def test_summary_counts_valid_assets_only_and_keeps_the_revision(
         len(f"sub-m{n}/sub-m{n}_ecephys.nwb".encode()) for n in range(2)
     )
     assert draft.modified == revision
+    assert await outbox_rows(session, OutboxEntity.VERSION, draft.id) == 1  # search sees it
     assert draft.metadata_["description"] == "For tests."  # the rest of the document is kept
 
 

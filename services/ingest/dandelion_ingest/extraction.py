@@ -7,14 +7,16 @@ import logging
 from typing import Any
 
 from arq import Retry
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import ExtractStatus
-from dandelion_common.db.models import AssetBlob, BlobExtract
+from dandelion_common.db.enums import ExtractStatus, OutboxEntity
+from dandelion_common.db.models import Asset, AssetBlob, BlobExtract
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import EXTRACT_NWB, INSPECT_NWB, BlobRef
 from dandelion_common.jobs.worker import Context, handler, job_session
+from dandelion_common.outbox import emit
 from dandelion_common.storage import S3Storage, blob_key
 from dandelion_ingest.nwb.errors import RemoteReadError
 from dandelion_ingest.nwb.extract import EXTRACTOR_VERSION, Extraction, NotNwbError, extract_url
@@ -82,6 +84,9 @@ async def _store(session: AsyncSession, blob_id: Any, values: dict[str, Any]) ->
     updates: dict[str, Any] = {k: statement.excluded[k] for k in row if k != "blob_id"}
     updates["findings"] = None  # new facts make old findings stale
     await session.execute(statement.on_conflict_do_update(index_elements=["blob_id"], set_=updates))
+    # Assets already validated keep their status, but their search documents gain the facts.
+    for asset_id in await session.scalars(select(Asset.id).where(Asset.blob_id == blob_id)):
+        emit(session, OutboxEntity.ASSET, asset_id)
 
 
 @handler(EXTRACT_NWB)

@@ -12,11 +12,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from dandelion_common.db.enums import AssetStatus
+from dandelion_common.db.enums import AssetStatus, OutboxEntity
 from dandelion_common.db.models import Asset, AssetBlob, Version, VersionAsset
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import SUMMARIZE_VERSION, VersionRef
 from dandelion_common.jobs.worker import Context, handler, job_session
+from dandelion_common.outbox import emit
 
 BATCH = 2000
 
@@ -75,4 +76,5 @@ async def summarize_version(ctx: Context, payload: VersionRef) -> str:
                 modified=Version.modified,
             )
         )
+        emit(session, OutboxEntity.VERSION, payload.version_id)  # the facets come from it
     return f"{summary['numberOfFiles']} files"

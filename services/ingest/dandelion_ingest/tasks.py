@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus, ExtractStatus, VersionStatus
+from dandelion_common.db.enums import AssetStatus, ExtractStatus, OutboxEntity, VersionStatus
 from dandelion_common.db.models import Asset, AssetBlob, BlobExtract, Dandiset, Version
 from dandelion_common.jobs.contracts import (
     VALIDATE_ASSET,
@@ -24,6 +24,7 @@ from dandelion_common.metadata import (
     full_metadata,
     version_errors,
 )
+from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
 from dandelion_ingest.summary import summarize_drafts_of
 
@@ -113,5 +114,6 @@ async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
         errors = errors or asset_errors(asset_full_metadata(settings, asset, blob))
         asset.status = AssetStatus.INVALID if errors else AssetStatus.VALID
         asset.validation_errors = errors
+        emit(session, OutboxEntity.ASSET, asset.id)  # its status and merged facts are searchable
         await summarize_drafts_of(session, asset.id)
     return asset.status.value

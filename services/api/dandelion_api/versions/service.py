@@ -160,4 +160,9 @@ async def delete_published(
         raise PermissionDenied("Cannot delete draft versions")
     found = await get_version(session, dandiset_id, version, lock=True)
     emit(session, OutboxEntity.VERSION, found.id, OutboxOperation.DELETE)
+    # Once the version is gone the search drain cannot tell its dandiset or assets: name them.
+    emit(session, OutboxEntity.DANDISET, dandiset_id)
+    held = select(VersionAsset.asset_id).where(VersionAsset.version_id == found.id)
+    for asset_id in await session.scalars(held):
+        emit(session, OutboxEntity.ASSET, asset_id)
     await session.delete(found)
