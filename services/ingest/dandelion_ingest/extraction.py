@@ -15,7 +15,7 @@ from dandelion_common.db.enums import ExtractStatus, OutboxEntity
 from dandelion_common.db.models import Asset, AssetBlob, BlobExtract
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import EXTRACT_NWB, INSPECT_NWB, BlobRef
-from dandelion_common.jobs.worker import Context, handler, job_session
+from dandelion_common.jobs.worker import Context, close_at_shutdown, handler, job_session
 from dandelion_common.outbox import emit
 from dandelion_common.storage import S3Storage, blob_key
 from dandelion_ingest.nwb.errors import RemoteReadError
@@ -38,6 +38,7 @@ def readers(ctx: Context) -> ReaderPool:
     pool: ReaderPool | None = ctx.get("readers")
     if pool is None:
         pool = ctx["readers"] = ReaderPool()
+        close_at_shutdown(ctx, pool.close)
     return pool
 
 

@@ -6,7 +6,7 @@ from arq.cron import CronJob, cron
 from arq.worker import Function
 
 from dandelion_common.jobs.contracts import JobContract, Payload, Queue
-from dandelion_common.jobs.worker import Context, handler
+from dandelion_common.jobs.worker import Context, close_at_shutdown, handler
 from dandelion_common.settings import Settings
 from dandelion_search.backends import SearchBackend, make_backend
 from dandelion_search.indexer import drain
@@ -25,6 +25,7 @@ def search_backend(ctx: Context) -> SearchBackend:
     backend: SearchBackend | None = ctx.get("search_backend")
     if backend is None:
         backend = ctx["search_backend"] = make_backend(ctx["settings"], ctx["db"])
+        close_at_shutdown(ctx, backend.close)
     return backend
 
 

@@ -16,7 +16,15 @@ from dandelion_common.db.session import Database
 from dandelion_common.errors import StorageUnavailable
 from dandelion_common.jobs import JobContract, JobQueue, enqueue_after_commit
 from dandelion_common.jobs.contracts import Payload
-from dandelion_common.jobs.worker import Context, handler, health_key, job_session, retry_delay
+from dandelion_common.jobs.worker import (
+    Context,
+    _shutdown,
+    close_at_shutdown,
+    handler,
+    health_key,
+    job_session,
+    retry_delay,
+)
 
 QUEUE = f"dandelion:queue:test-worker-{uuid.uuid4().hex[:8]}"
 
@@ -110,3 +118,18 @@ async def test_a_bug_is_not_retried_as_an_outage() -> None:
 
     with pytest.raises(KeyError):
         await buggy.coroutine({"job_try": 1}, marker="m")
+
+
+async def test_clients_made_by_jobs_are_closed_when_the_worker_stops() -> None:
+    closed: list[str] = []
+
+    async def close_backend() -> None:
+        closed.append("backend")
+
+    ctx: Context = {}
+    close_at_shutdown(ctx, lambda: closed.append("pool"))
+    close_at_shutdown(ctx, close_backend)
+    await _shutdown(ctx)
+    assert closed == ["backend", "pool"]  # last made, first closed
+    await _shutdown(ctx)
+    assert closed == ["backend", "pool"]  # once only

@@ -3,6 +3,7 @@ per-process health key, and `job_session` as the one commit point of a job."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import socket
@@ -91,7 +92,16 @@ async def _startup(ctx: Context) -> None:
     ctx["storage"] = await S3Storage.connect(settings.s3)
 
 
+def close_at_shutdown(ctx: Context, close: Callable[[], Awaitable[None] | None]) -> None:
+    """Register a client a job made on first use; the worker closes it when it stops."""
+    ctx.setdefault("closers", []).append(close)
+
+
 async def _shutdown(ctx: Context) -> None:
+    for close in reversed(ctx.pop("closers", [])):
+        result = close()
+        if inspect.isawaitable(result):
+            await result
     if "storage" in ctx:
         await ctx["storage"].close()
     if "db" in ctx:
