@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import bench_api, bench_foundation, bench_uploads
+from bench import bench_api, bench_dandi_upload, bench_extract, bench_foundation, bench_uploads
 from bench.table import Row, render
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 
 
 async def collect(urls: ServerUrls) -> list[Row]:
     uploads = [*bench_uploads.run(), await bench_uploads.sha256_row(urls)]
-    return [*uploads, *await bench_foundation.run(urls), *await bench_api.run(urls)]
+    ingest = [*await bench_extract.run(urls), *await bench_dandi_upload.run(urls)]
+    return [*uploads, *ingest, *await bench_foundation.run(urls), *await bench_api.run(urls)]
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from arq import Retry
 from factories import create_asset, create_dandiset, create_user, dandi_etag, outbox_rows
 from nwbfiles import write_nwb
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key
-from dandelion_ingest.extraction import extract, inspect
+from dandelion_ingest.extraction import extract, inspect, readers
 from dandelion_ingest.tasks import validate_asset
 
 
@@ -32,8 +33,8 @@ async def ctx(
         "settings": settings, "db": db, "queue": job_queue, "storage": storage,
     }  # fmt: skip
     yield context
-    if "readers" in context:
-        context["readers"].close()
+    for close in context.get("closers", []):
+        close()  # the reader pools
 
 
 async def pending_asset(
@@ -120,3 +121,14 @@ async def test_broken_nwb_makes_the_asset_invalid_with_a_reason(
     assert asset.status is AssetStatus.INVALID
     [error] = asset.validation_errors
     assert error["message"].startswith("sub-m1/broken.nwb is not a readable NWB file: ")
+
+
+async def test_inspection_waits_its_turn_without_holding_a_job_slot(
+    ctx: dict[str, Any], session: AsyncSession, storage: S3Storage
+) -> None:
+    _, blob = await pending_asset(session, storage, b"x", "sub-m2/x.nwb")
+    session.add(BlobExtract(blob_id=blob.id, status=ExtractStatus.EXTRACTED, extractor_version="t"))
+    await session.flush()
+    readers(ctx, "inspect").in_flight = 1  # another inspection is running
+    with pytest.raises(Retry):
+        await inspect.coroutine(ctx, blob_id=str(blob.id))

@@ -31,13 +31,16 @@ EXTRACT_TIMEOUT_SECONDS = 120.0
 INSPECT_TIMEOUT_SECONDS = 900.0
 URL_EXPIRY_SECONDS = 3600
 RETRY_SECONDS = 10
+INSPECT_WAIT_SECONDS = 5
 
 
-def readers(ctx: Context) -> ReaderPool:
-    """One reader pool per worker process, made on first use."""
-    pool: ReaderPool | None = ctx.get("readers")
+def readers(ctx: Context, purpose: str) -> ReaderPool:
+    """One reader process per purpose and worker, made on first use: slow inspections never
+    queue the quick extractions that validation waits for."""
+    key = f"readers:{purpose}"
+    pool: ReaderPool | None = ctx.get(key)
     if pool is None:
-        pool = ctx["readers"] = ReaderPool()
+        pool = ctx[key] = ReaderPool()
         close_at_shutdown(ctx, pool.close)
     return pool
 
@@ -101,7 +104,9 @@ async def extract(ctx: Context, payload: BlobRef) -> str:
     if located is None:
         return "gone"
     try:
-        extraction = await readers(ctx).run(EXTRACT_TIMEOUT_SECONDS, extract_url, *located)
+        extraction = await readers(ctx, "extract").run(
+            EXTRACT_TIMEOUT_SECONDS, extract_url, *located
+        )
         values = _columns(extraction)
     except (NotNwbError, ReaderFailed) as exc:
         values = _failure(str(exc))
@@ -128,11 +133,15 @@ async def inspect(ctx: Context, payload: BlobRef) -> str:
             return "nothing to inspect"
         if row.findings is not None:
             return "done"
+    pool = readers(ctx, "inspect")
+    if pool.busy:
+        # Come back later rather than hold one of the worker's job slots while waiting.
+        raise Retry(defer=INSPECT_WAIT_SECONDS)
     located = await _blob_url(ctx, payload.blob_id)
     if located is None:
         return "gone"
     try:
-        found = await readers(ctx).run(INSPECT_TIMEOUT_SECONDS, inspect_url, *located)
+        found = await pool.run(INSPECT_TIMEOUT_SECONDS, inspect_url, *located)
         findings = [dict(finding) for finding in found]
     except ReaderFailed as exc:
         findings = [_reader_finding(str(exc))]

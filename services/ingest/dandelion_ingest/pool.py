@@ -21,6 +21,11 @@ class ReaderPool:
     def __init__(self, workers: int = 1) -> None:
         self._workers = workers
         self._executor: ProcessPoolExecutor | None = None
+        self.in_flight = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.in_flight >= self._workers
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -34,6 +39,7 @@ class ReaderPool:
 
     async def run(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
+        self.in_flight += 1
         try:
             return await asyncio.wait_for(loop.run_in_executor(self._pool(), fn, *args), deadline)
         except TimeoutError:
@@ -42,6 +48,8 @@ class ReaderPool:
         except BrokenProcessPool:
             self.reset()
             raise ReaderFailed("the file reader crashed on this file") from None
+        finally:
+            self.in_flight -= 1
 
     def reset(self) -> None:
         """Kill the children (a stuck HDF5 call cannot be cancelled otherwise)."""

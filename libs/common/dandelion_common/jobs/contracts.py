@@ -43,6 +43,9 @@ class JobContract(Generic[P]):
     # Coalesce bursts: requests within one window share a job that runs when the window
     # closes, so it sees every change committed before its request (needs `key`).
     debounce_seconds: float = 0.0
+    # arq's try limit; None keeps the worker's default. Jobs that defer themselves while a
+    # resource is busy need more.
+    max_tries: int | None = None
 
     @property
     def queue_name(self) -> str:
@@ -111,7 +114,9 @@ COMPUTE_SHA256 = JobContract("sha256", Queue.INGEST, BlobRef, key=lambda p: str(
 EXTRACT_NWB = JobContract("extract", Queue.INGEST, BlobRef, key=lambda p: str(p.blob_id))
 
 # pynwb validation and nwbinspector findings: advisory, slower, after extraction.
-INSPECT_NWB = JobContract("inspect", Queue.INGEST, BlobRef, key=lambda p: str(p.blob_id))
+INSPECT_NWB = JobContract(
+    "inspect", Queue.INGEST, BlobRef, key=lambda p: str(p.blob_id), max_tries=500
+)
 
 
 class VersionRef(Payload):
