@@ -159,6 +159,9 @@ MATRIX: dict[tuple[str, str], Spec] = {
         (401, 403, 400, 400, 400), (401, 403, 404, 400, 400)
     ),
     ("GET", "/api/dandisets/"): Spec(PUBLIC),
+    ("GET", "/api/dandisets/search/"): Spec(PUBLIC),
+    ("GET", "/api/search/species/"): Spec(PUBLIC),
+    ("GET", "/api/search/genotypes/"): Spec(PUBLIC),
     ("POST", "/api/dandisets/"): Spec(APPROVED, body=lambda _: {"name": "x", "metadata": {}}),
     # -- one dandiset ------------------------------------------------------------------------
     ("GET", D + "/"): Spec(PUBLIC, OWNERS),

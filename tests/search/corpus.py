@@ -26,6 +26,10 @@ class Corpus:
     secret: Dandiset
     versions: dict[int, Version] = field(default_factory=dict)
     assets: dict[str, Asset] = field(default_factory=dict)
+    keys: dict[int, str] = field(default_factory=dict)  # API key by user id
+
+    def key_of(self, user: User) -> str:
+        return self.keys[user.id]
 
     def path_of(self, asset_id: str) -> str:
         return next(a.path for a in self.assets.values() if str(a.id) == asset_id)
@@ -54,9 +58,9 @@ async def add_nwb_asset(session: AsyncSession, version: Version, path: str, **fa
 
 
 async def build_corpus(session: AsyncSession) -> Corpus:
-    owner, _ = await create_user(session)
-    stranger, _ = await create_user(session)
-    admin, _ = await create_user(session, admin=True)
+    owner, owner_key = await create_user(session)
+    stranger, stranger_key = await create_user(session)
+    admin, admin_key = await create_user(session, admin=True)
     d1, v1 = await create_dandiset(session, owner=stranger, name="Buzsáki hippocampus recordings")
     v1.metadata_ = {
         **v1.metadata_,
@@ -70,6 +74,7 @@ async def build_corpus(session: AsyncSession) -> Corpus:
     )
     corpus = Corpus(owner, stranger, admin, d1, d2, secret, {d.id: v for d, v in
                     ((d1, v1), (d2, v2), (secret, v3))})  # fmt: skip
+    corpus.keys = {owner.id: owner_key, stranger.id: stranger_key, admin.id: admin_key}
     corpus.assets["a1"] = await add_nwb_asset(
         session, v1, "sub-01/sub-01_ecephys.nwb", species="Rattus norvegicus", sex="M",
         age_days=60.0, electrode_count=32, unit_count=12, brain_locations=["CA1"],

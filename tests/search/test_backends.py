@@ -15,10 +15,9 @@ from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperati
 from dandelion_common.db.models import Dandiset, SearchOutbox, Version, VersionAsset
 from dandelion_common.db.session import Database
 from dandelion_common.outbox import emit
-from dandelion_search.backends import SearchBackend
-from dandelion_search.errors import InvalidCursor
-from dandelion_search.indexer import drain, drain_once, reindex
-from dandelion_search.schemas import (
+from dandelion_common.search.backends import SearchBackend
+from dandelion_common.search.errors import InvalidCursor
+from dandelion_common.search.schemas import (
     Facet,
     Kind,
     Range,
@@ -28,6 +27,7 @@ from dandelion_search.schemas import (
     SortKey,
     Visibility,
 )
+from dandelion_search.indexer import drain, drain_once, reindex
 
 ANONYMOUS = Visibility.anonymous()
 

@@ -11,6 +11,7 @@ from dandelion_api.dandisets.router import router as dandisets_router
 from dandelion_api.info.router import root_router as info_root_router
 from dandelion_api.info.router import router as info_router
 from dandelion_api.meta.router import router as meta_router
+from dandelion_api.search.router import router as search_router
 from dandelion_api.uploads.router import router as uploads_router
 from dandelion_api.users.router import auth_router as users_auth_router
 from dandelion_api.users.router import router as users_router
@@ -38,6 +39,7 @@ def api_router() -> APIRouter:
         users_auth_router,
         users_router,
         meta_router,
+        search_router,  # before dandisets: `/dandisets/search/` is no dandiset id
         dandisets_router,
         versions_router,
         uploads_router,

@@ -34,9 +34,9 @@ from dandelion_common.db.models import (
     VersionAsset,
 )
 from dandelion_common.db.session import Database
-from dandelion_search.backends.base import SearchBackend
+from dandelion_common.search.backends.base import SearchBackend
+from dandelion_common.search.schemas import IndexRow, Kind
 from dandelion_search.documents import asset_rows, dandiset_rows, identifier
-from dandelion_search.schemas import IndexRow, Kind
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +237,16 @@ async def _page(session: AsyncSession, kind: Kind, after: str | None) -> list[st
     if after is not None:
         assets = assets.where(VersionAsset.asset_id > uuid.UUID(after))
     return [str(i) for i in await session.scalars(assets.limit(BATCH))]
+
+
+async def count_documents(db: Database, kind: Kind) -> int:
+    """How many documents a reindex of `kind` will load (a progress bar's length)."""
+    if kind is Kind.DANDISETS:
+        query = select(func.count()).select_from(Dandiset)
+    else:
+        query = select(func.count(VersionAsset.asset_id.distinct()))
+    async with db.session() as session:
+        return int(await session.scalar(query) or 0)
 
 
 async def _rows(session: AsyncSession, kind: Kind, ids: list[str]) -> list[IndexRow]:

@@ -12,6 +12,8 @@ from fastapi import Depends, FastAPI, Request
 
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.search.backends import SearchBackend, make_backend
+from dandelion_common.search.backends.postgres import PostgresSearchBackend
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage
 
@@ -22,15 +24,24 @@ class Resources:
     db: Database
     queue: JobQueue
     storage: S3Storage
+    # None: the PostgreSQL search tables of `db` (what `open` picks without OpenSearch), so
+    # resources assembled by hand, as in tests, need not name an engine.
+    search_backend: SearchBackend | None = None
+
+    @property
+    def search(self) -> SearchBackend:
+        return self.search_backend or PostgresSearchBackend(self.db)
 
     @classmethod
     async def open(cls, settings: Settings, *, service: str) -> Resources:
         db = Database.connect(settings.postgres, application_name=f"dandelion-{service}")
         queue = await JobQueue.connect(settings.redis)
         storage = await S3Storage.connect(settings.s3)
-        return cls(settings=settings, db=db, queue=queue, storage=storage)
+        search = make_backend(settings, db)
+        return cls(settings=settings, db=db, queue=queue, storage=storage, search_backend=search)
 
     async def close(self) -> None:
+        await self.search.close()
         await self.storage.close()
         await self.queue.close()
         await self.db.dispose()

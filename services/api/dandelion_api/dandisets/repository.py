@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dandelion_api.search.repository import AssetFacets, facet_condition, search_conditions
 from dandelion_common.db.enums import EmbargoStatus
 from dandelion_common.db.models import (
     Dandiset,
@@ -17,6 +18,7 @@ from dandelion_common.db.models import (
     User,
     Version,
 )
+from dandelion_common.search.syntax import ParsedSearch
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,10 @@ class ListFilters:
     embargoed: bool = False
     mine: bool = False
     starred: bool = False
-    search: str | None = None
+    search: ParsedSearch | None = None
     ordering: str | None = None
+    # `/api/dandisets/search/`: only dandisets holding an asset that passes these.
+    asset_facets: AssetFacets | None = None
 
 
 def _current_version() -> ColumnElement[int]:
@@ -85,15 +89,9 @@ def _filtered(filters: ListFilters, user: User | None) -> Select[Dandiset]:
     if not filters.empty:
         query = query.where(current.c.asset_count > 0)
     if filters.search:
-        for word in filters.search.split():
-            pattern = f"%{word}%"
-            query = query.where(
-                or_(
-                    current.c.name.ilike(pattern),
-                    current.c.metadata["description"].astext.ilike(pattern),
-                    func.to_char(Dandiset.id, "FM000000").like(pattern),
-                )
-            )
+        query = query.where(*search_conditions(filters.search, current))
+    if filters.asset_facets:
+        query = query.where(facet_condition(filters.asset_facets))
     return _ordered(query, filters, current)
 
 

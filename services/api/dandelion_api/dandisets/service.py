@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from dandelion_common.errors import BadRequest, NotAuthenticated, PermissionDeni
 from dandelion_common.metadata import contact_person, strip_computed
 from dandelion_common.outbox import emit
 from dandelion_common.schema import SCHEMA_VERSION
+from dandelion_common.search.syntax import parse_search
 
 
 def _summary(version: Version | None) -> VersionSummary | None:
@@ -83,8 +85,15 @@ async def dandiset_short(
 
 
 async def list_dandisets(
-    session: AsyncSession, filters: ListFilters, user: User | None, *, offset: int, limit: int
+    session: AsyncSession,
+    filters: ListFilters,
+    user: User | None,
+    *,
+    offset: int,
+    limit: int,
+    search: str | None = None,
 ) -> tuple[list[DandisetListItem], int]:
+    """A page of the list; `search` is DANDI's query syntax (a bad query is a 400)."""
     if filters.embargoed and user is None:
         raise NotAuthenticated(
             "Authentication credentials must be provided when attempting to access "
@@ -92,6 +101,8 @@ async def list_dandisets(
         )
     if filters.starred and user is None:
         raise NotAuthenticated("Must be authenticated to filter by starred dandisets.")
+    if search:  # after the auth checks: DANDI builds the queryset before filtering it
+        filters = replace(filters, search=parse_search(search))
     rows, count = await repository.list_page(session, filters, user, offset=offset, limit=limit)
     ids = [d.id for d, _ in rows]
     versions = await repository.versions_of(session, ids)

@@ -109,7 +109,19 @@ def remote_file(url: str, size: int, stats: ReadStats) -> CountingFile:
     session.mount("http://", _TimeoutAdapter())
     session.mount("https://", _TimeoutAdapter())
     session.hooks["response"].append(_counter(stats))
+    _probe(remote)
     return CountingFile(remote, stats)
+
+
+def _probe(remote: remfile.File) -> None:
+    """Read the first byte before h5py sees the object. A failure inside h5py's file-object
+    driver leaves HDF5 state that crashes the interpreter at exit; a missing object or an
+    expired URL fails here instead. The chunk fetched is the one h5py reads first anyway."""
+    try:
+        remote.read(1)
+        remote.seek(0)
+    except Exception as exc:
+        raise remote_error(exc) from exc
 
 
 def _counter(stats: ReadStats) -> Any:

@@ -35,10 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.models import SearchAssetDocument, SearchDandisetDocument
 from dandelion_common.db.session import Database
-from dandelion_search.backends.base import POST_TAG, PRE_TAG, decode_cursor, encode_cursor
-from dandelion_search.errors import SearchUnavailable
-from dandelion_search.folding import fold
-from dandelion_search.schemas import (
+from dandelion_common.search.backends.base import POST_TAG, PRE_TAG, decode_cursor, encode_cursor
+from dandelion_common.search.errors import InvalidCursor, SearchUnavailable
+from dandelion_common.search.folding import fold
+from dandelion_common.search.schemas import (
     Facet,
     FacetCount,
     Hit,
@@ -197,6 +197,28 @@ async def _index_renames(session: AsyncSession, *, source: str, like: str) -> li
     return [(name, canonical[d]) for d, name in built.items() if d in canonical]
 
 
+def _cursor_id(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidCursor()
+    return value
+
+
+def _cursor_value(sort: SortKey, value: Any) -> Any:
+    """A cursor's sort value, checked against the sort's type: a mistyped value would fail
+    in PostgreSQL as a server error instead of the client's."""
+    if sort is SortKey.NAME and isinstance(value, str):
+        return value
+    if sort is SortKey.MODIFIED and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidCursor() from None
+    numeric = sort in (SortKey.RELEVANCE, SortKey.SIZE)
+    if numeric and isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise InvalidCursor()
+
+
 class _Plan:
     """The statements of one search: the same filters, shaped for hits, total and facets."""
 
@@ -251,12 +273,11 @@ class _Plan:
         assert self.query.cursor is not None
         if self.query.sort is SortKey.ID:
             (last_id,) = decode_cursor(self.query.cursor, 1)
-            return self.table.c.id > str(last_id)
-        value, last_id = decode_cursor(self.query.cursor, 2)
-        if self.query.sort is SortKey.MODIFIED:
-            value = datetime.fromisoformat(value)
+            return self.table.c.id > _cursor_id(last_id)
+        raw, last_id = decode_cursor(self.query.cursor, 2)
+        value = _cursor_value(self.query.sort, raw)
         beyond = key < value if self.query.is_descending else key > value
-        return or_(beyond, and_(key == value, self.table.c.id > str(last_id)))
+        return or_(beyond, and_(key == value, self.table.c.id > _cursor_id(last_id)))
 
     async def hits(self, session: AsyncSession) -> list[Any]:
         c, key = self.table.c, self._sort_column()

@@ -7,8 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from dandelion_search.errors import InvalidCursor
-from dandelion_search.schemas import IndexRow, Kind, SearchQuery, SearchResult, Visibility
+from dandelion_common.search.errors import InvalidCursor
+from dandelion_common.search.schemas import IndexRow, Kind, SearchQuery, SearchResult, Visibility
 
 # Highlight markers around matched words (HTML-safe, as DANDI's UI would render them).
 PRE_TAG, POST_TAG = "<mark>", "</mark>"

@@ -18,11 +18,10 @@ from typing import Any
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, OpenSearchException
 
-from dandelion_common.settings import OpenSearchSettings
-from dandelion_search.backends.base import POST_TAG, PRE_TAG, decode_cursor, encode_cursor
-from dandelion_search.errors import SearchUnavailable
-from dandelion_search.folding import fold
-from dandelion_search.schemas import (
+from dandelion_common.search.backends.base import POST_TAG, PRE_TAG, decode_cursor, encode_cursor
+from dandelion_common.search.errors import InvalidCursor, SearchUnavailable
+from dandelion_common.search.folding import fold
+from dandelion_common.search.schemas import (
     Facet,
     FacetCount,
     Hit,
@@ -33,6 +32,7 @@ from dandelion_search.schemas import (
     SortKey,
     Visibility,
 )
+from dandelion_common.settings import OpenSearchSettings
 
 KEYWORD = {"type": "keyword"}
 TEXT = {"type": "text", "analyzer": "standard"}
@@ -318,8 +318,22 @@ def search_body(query: SearchQuery, visibility: Visibility) -> dict[str, Any]:
     if query.highlight and fold([query.text]):
         body["highlight"] = _highlight(query)
     if query.cursor:
-        body["search_after"] = decode_cursor(query.cursor, len(body["sort"]))
+        body["search_after"] = _search_after(query.cursor, query.sort, len(body["sort"]))
     return body
+
+
+def _search_after(cursor: str, sort: SortKey, length: int) -> list[Any]:
+    """The cursor's sort values, checked: OpenSearch refuses mistyped ones with an error
+    that would otherwise look like an engine failure."""
+    *keys, last_id = decode_cursor(cursor, length)
+    textual = sort is SortKey.NAME  # the keyword sort_name; _score, size and dates are numbers
+    typed = all(
+        isinstance(v, str) if textual else isinstance(v, int | float) and not isinstance(v, bool)
+        for v in keys
+    )
+    if not typed or not isinstance(last_id, str):
+        raise InvalidCursor()
+    return [*keys, last_id]
 
 
 def _hit(query: SearchQuery, hit: dict[str, Any]) -> Hit:

@@ -1,0 +1,28 @@
+"""The search API's request dependencies: the engine and the caller's visibility."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from dandelion_common.search.backends import SearchBackend
+from dandelion_common.search.schemas import Visibility
+from dandelion_common.search.visibility import visibility_for
+from dandelion_common.web.auth import MaybeUser
+from dandelion_common.web.resources import ResourcesDep
+
+
+def get_backend(resources: ResourcesDep) -> SearchBackend:
+    """The engine built with the app's resources at startup (closed with them)."""
+    return resources.search
+
+
+async def get_visibility(user: MaybeUser, resources: ResourcesDep) -> Visibility:
+    # A short session of its own, so the connection is not held during the search itself.
+    async with resources.db.session() as session:
+        return await visibility_for(session, user)
+
+
+BackendDep = Annotated[SearchBackend, Depends(get_backend)]
+VisibilityDep = Annotated[Visibility, Depends(get_visibility)]
