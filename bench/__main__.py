@@ -10,7 +10,7 @@ from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 
 
 async def collect(urls: ServerUrls) -> list[Row]:
-    uploads = [*bench_uploads.run(), await bench_uploads.sha256_row(urls)]
+    uploads = [*bench_uploads.run(), *await bench_uploads.sha256_rows(urls)]
     ingest = [*await bench_extract.run(urls), *await bench_dandi_upload.run(urls)]
     return [*uploads, *ingest, *await bench_foundation.run(urls), *await bench_api.run(urls)]
 

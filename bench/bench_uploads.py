@@ -6,6 +6,8 @@ import hashlib
 import os
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,46 +63,90 @@ def run() -> list[Row]:
 
 SHA_BLOCK = 64 * 1024 * 1024
 SHA_BLOCKS = int(os.environ.get("BENCH_SHA256_MIB", "2048")) // 64
+SHA_RUNS = 3  # best of: the box is shared, and the S3 server competes with the hasher
 
 
-async def sha256_row(urls: ServerUrls) -> Row:
-    """The ingest sha256 job's streaming hash of a 2 GiB blob in S3 against single-core
-    hashlib over the same bytes in memory (the physical limit of one core)."""
-    from dandelion_ingest.checksum import stream_sha256
+async def sha256_rows(urls: ServerUrls) -> list[Row]:
+    """The job against hashlib, the job against S3 GETs of the same object without hashing
+    (the job's own reader, in the same run), and the resumable hasher against hashlib."""
+    from dandelion_ingest.checksum import ResumableSha256
 
+    block = os.urandom(SHA_BLOCK)
+    hashlib_s, expected = _hash_parts(block, hashlib.sha256)
+    ctypes_s, digest = _hash_parts(block, ResumableSha256)
+    assert digest == expected
     storage = await S3Storage.connect(s3_settings(urls))
     key = blob_key(uuid.uuid4())
-    block = os.urandom(SHA_BLOCK)
     try:
-        await storage.ensure_bucket()
-        upload_id = await storage.create_multipart_upload(key)
-        parts = []
-        for n in range(1, SHA_BLOCKS + 1):
-            # Each part differs in its first bytes, so the object is not one block repeated.
-            data = n.to_bytes(8, "big") + block[8:]
-            etag = await storage.upload_part(key, upload_id, n, data)
-            parts.append((n, etag))
-        await storage.complete_multipart_upload(key, upload_id, parts)
-        size = SHA_BLOCK * SHA_BLOCKS
-        start = time.perf_counter()
-        ours = await stream_sha256(storage, key, size)
-        ours_s = time.perf_counter() - start
-        digest = hashlib.sha256()
-        limit_s = 0.0
-        for n in range(1, SHA_BLOCKS + 1):
-            data = n.to_bytes(8, "big") + block[8:]
-            start = time.perf_counter()  # only the hashing counts, not building the bytes
-            digest.update(data)
-            limit_s += time.perf_counter() - start
-        assert ours == digest.hexdigest()
+        size = await _put_sha256_blob(storage, key, block)
+        job_s, get_s = await _stream_sha256_timings(storage, key, size, expected)
         await storage.delete(key)
     finally:
         await storage.close()
     mb = size / 1e6
-    return Row(
-        f"sha256 job over a {size / 2**30:.0f} GiB blob in S3", mb / ours_s, mb / limit_s,
-        "hashlib, one core, same bytes in memory", "MB/s",
-    )  # fmt: skip
+    name = f"sha256 job over a {size / 2**30:.0f} GiB blob in S3"
+    return [
+        Row(name, mb / job_s, mb / hashlib_s, "hashlib, one core, same bytes in memory", "MB/s"),
+        Row(
+            f"{name}, against S3 alone", mb / job_s, mb / get_s,
+            "S3 GET of the same object, no hashing (same reader, same run)", "MB/s",
+        ),
+        Row(
+            "resumable SHA-256 (OpenSSL SHA256_CTX via ctypes)", mb / ctypes_s, mb / hashlib_s,
+            "hashlib, one core, same bytes in memory", "MB/s",
+        ),
+    ]  # fmt: skip
+
+
+def _sha256_part(n: int, block: bytes) -> bytes:
+    # Each part differs in its first bytes, so the object is not one block repeated.
+    return n.to_bytes(8, "big") + block[8:]
+
+
+def _hash_parts(block: bytes, new: Callable[[], Any]) -> tuple[float, str]:
+    """Best seconds spent hashing the object's parts in memory (not building them), and the
+    digest."""
+    best = float("inf")
+    for _ in range(SHA_RUNS):
+        digest, spent = new(), 0.0
+        for n in range(1, SHA_BLOCKS + 1):
+            data = _sha256_part(n, block)
+            start = time.perf_counter()
+            digest.update(data)
+            spent += time.perf_counter() - start
+        best = min(best, spent)
+    return best, str(digest.hexdigest())
+
+
+async def _put_sha256_blob(storage: S3Storage, key: str, block: bytes) -> int:
+    await storage.ensure_bucket()
+    upload_id = await storage.create_multipart_upload(key)
+    parts = []
+    for n in range(1, SHA_BLOCKS + 1):
+        etag = await storage.upload_part(key, upload_id, n, _sha256_part(n, block))
+        parts.append((n, etag))
+    await storage.complete_multipart_upload(key, upload_id, parts)
+    return SHA_BLOCK * SHA_BLOCKS
+
+
+async def _stream_sha256_timings(
+    storage: S3Storage, key: str, size: int, expected: str
+) -> tuple[float, float]:
+    """Best seconds of the job's streaming hash and of the same GETs without hashing,
+    interleaved so that both see the same load."""
+    from dandelion_ingest.checksum import object_chunks, stream_sha256
+
+    job_s, get_s = [], []
+    for _ in range(SHA_RUNS):
+        start = time.perf_counter()
+        assert await stream_sha256(storage, key, size) == expected
+        job_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        async with aclosing(object_chunks(storage, key, size)) as chunks:
+            async for _view in chunks:
+                pass
+        get_s.append(time.perf_counter() - start)
+    return min(job_s), min(get_s)
 
 
 def s3_settings(urls: ServerUrls) -> S3Settings:
