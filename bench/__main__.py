@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import bench_api, bench_dandi_upload, bench_extract, bench_foundation, bench_uploads
+from bench import (
+    bench_api,
+    bench_dandi_upload,
+    bench_extract,
+    bench_foundation,
+    bench_search,
+    bench_uploads,
+)
 from bench.table import Row, render
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 
@@ -12,7 +19,8 @@ from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 async def collect(urls: ServerUrls) -> list[Row]:
     uploads = [*bench_uploads.run(), *await bench_uploads.sha256_rows(urls)]
     ingest = [*await bench_extract.run(urls), *await bench_dandi_upload.run(urls)]
-    return [*uploads, *ingest, *await bench_foundation.run(urls), *await bench_api.run(urls)]
+    api = [*await bench_foundation.run(urls), *await bench_api.run(urls)]
+    return [*uploads, *ingest, *api, *await bench_search.run(urls)]
 
 
 def main() -> None:
