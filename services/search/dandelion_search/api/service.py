@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.datastructures import URL
 
 from dandelion_common.errors import FieldErrors
@@ -147,6 +149,25 @@ def dandiset_hit(hit: Hit, api_url: str) -> DandisetHit:
     )
 
 
+async def _page_fields(
+    backend: SearchBackend,
+    visibility: Visibility,
+    kind: Kind,
+    params: AssetSearchParams | DandisetSearchParams,
+    page_url: URL,
+) -> tuple[SearchResult, dict[str, Any]]:
+    """Run the search; the page's fields except its hits, which each kind renders."""
+    result = await _run(backend, build_query(kind, params), visibility)
+    cursor = _wrap_cursor(kind, params.sort, result.next_cursor)
+    fields = {
+        "count": result.total,
+        "next": _next_url(page_url, cursor),
+        "cursor": cursor,
+        "facets": _facets(result.facets),
+    }
+    return result, fields
+
+
 async def search_assets(
     backend: SearchBackend,
     visibility: Visibility,
@@ -156,15 +177,8 @@ async def search_assets(
     page_url: URL,
 ) -> SearchPage[AssetHit]:
     """One page of assets the caller may see, with facet counts."""
-    result = await _run(backend, build_query(Kind.ASSETS, params), visibility)
-    cursor = _wrap_cursor(Kind.ASSETS, params.sort, result.next_cursor)
-    return SearchPage[AssetHit](
-        count=result.total,
-        next=_next_url(page_url, cursor),
-        cursor=cursor,
-        results=[asset_hit(hit, api_url) for hit in result.hits],
-        facets=_facets(result.facets),
-    )
+    result, fields = await _page_fields(backend, visibility, Kind.ASSETS, params, page_url)
+    return SearchPage[AssetHit](results=[asset_hit(hit, api_url) for hit in result.hits], **fields)
 
 
 async def search_dandisets(
@@ -176,12 +190,6 @@ async def search_dandisets(
     page_url: URL,
 ) -> SearchPage[DandisetHit]:
     """One page of dandisets the caller may see, with facet counts."""
-    result = await _run(backend, build_query(Kind.DANDISETS, params), visibility)
-    cursor = _wrap_cursor(Kind.DANDISETS, params.sort, result.next_cursor)
-    return SearchPage[DandisetHit](
-        count=result.total,
-        next=_next_url(page_url, cursor),
-        cursor=cursor,
-        results=[dandiset_hit(hit, api_url) for hit in result.hits],
-        facets=_facets(result.facets),
-    )
+    result, fields = await _page_fields(backend, visibility, Kind.DANDISETS, params, page_url)
+    hits = [dandiset_hit(hit, api_url) for hit in result.hits]
+    return SearchPage[DandisetHit](results=hits, **fields)
