@@ -45,14 +45,14 @@ def readers(ctx: Context, purpose: str) -> ReaderPool:
     return pool
 
 
-async def _blob_url(ctx: Context, blob_id: Any) -> tuple[str, int] | None:
-    async with job_session(ctx) as session:
-        blob = await session.get(AssetBlob, blob_id)
-        if blob is None:
-            return None
-        key, size = blob_key(blob.id, embargoed=blob.embargoed), blob.size
+async def _blob_url(ctx: Context, session: AsyncSession, blob_id: Any) -> tuple[str, int] | None:
+    """A GET URL for the blob's object and its size; None once the blob is gone."""
+    blob = await session.get(AssetBlob, blob_id)
+    if blob is None:
+        return None
     storage: S3Storage = ctx["storage"]
-    return await storage.presign_internal_get(key, expires=URL_EXPIRY_SECONDS), size
+    key = blob_key(blob.id, embargoed=blob.embargoed)
+    return await storage.presign_internal_get(key, expires=URL_EXPIRY_SECONDS), blob.size
 
 
 def _columns(extraction: Extraction) -> dict[str, Any]:
@@ -100,7 +100,7 @@ async def extract(ctx: Context, payload: BlobRef) -> str:
         done = await session.get(BlobExtract, payload.blob_id)
         if done is not None and done.extractor_version == EXTRACTOR_VERSION:
             return done.status.value  # arq may run a job twice
-    located = await _blob_url(ctx, payload.blob_id)
+        located = await _blob_url(ctx, session, payload.blob_id)
     if located is None:
         return "gone"
     try:
@@ -133,11 +133,11 @@ async def inspect(ctx: Context, payload: BlobRef) -> str:
             return "nothing to inspect"
         if row.findings is not None:
             return "done"
+        located = await _blob_url(ctx, session, payload.blob_id)
     pool = readers(ctx, "inspect")
     if pool.busy:
         # Come back later rather than hold one of the worker's job slots while waiting.
         raise Retry(defer=INSPECT_WAIT_SECONDS)
-    located = await _blob_url(ctx, payload.blob_id)
     if located is None:
         return "gone"
     try:
