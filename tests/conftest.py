@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
@@ -119,3 +122,24 @@ def opensearch_url() -> str:
             pytest.fail("CI=true but DANDELION_TEST_OPENSEARCH_URL is not set (.ci/run starts one)")
         pytest.skip("no OpenSearch: run `eval $(make -s opensearch)` to enable these tests")
     return url
+
+
+@pytest.fixture
+def database(servers: ServerUrls) -> Iterator[str]:
+    """A database of this test's own, migrated: service processes started by the test commit
+    for real there."""
+    name = f"e2e_{uuid.uuid4().hex[:8]}"
+    admin_dsn = servers.postgres.replace("postgresql+asyncpg", "postgresql")
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f"CREATE DATABASE {name}"))
+    url = servers.postgres.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    asyncio.run(run(f"DROP DATABASE {name} WITH (FORCE)"))

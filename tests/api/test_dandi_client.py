@@ -6,30 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from factories import dandi_etag
-from pydantic import SecretStr
+from localstack import assert_draft_becomes_valid, dandi, s3_settings, service_env
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from dandelion_common.auth import generate_api_key, hash_api_key
 from dandelion_common.db.enums import UserStatus
-from dandelion_common.db.migrate import upgrade
 from dandelion_common.db.models import ApiToken, AssetBlob, User
 from dandelion_common.db.session import create_engine
 from dandelion_common.devstack.ephemeral import ServerUrls
-from dandelion_common.devstack.process import answers_ok, free_port, wait_until
-from dandelion_common.settings import PostgresSettings, S3Settings
+from dandelion_common.settings import PostgresSettings
 from dandelion_common.storage import S3Storage, blob_key
 
 pytestmark = pytest.mark.slow
@@ -40,76 +32,6 @@ FILES = {
     "sub-mouse02/ses-a/sub-mouse02_ses-a_behavior.nwb": os.urandom(77),
     "README.txt": b"read me\n",
 }
-BUCKET = "dandelion-e2e"
-
-
-@pytest.fixture
-def database(servers: ServerUrls) -> Iterator[str]:
-    """A database of this test's own: the API process commits for real."""
-    name = f"e2e_{uuid.uuid4().hex[:8]}"
-    admin_dsn = servers.postgres.replace("postgresql+asyncpg", "postgresql")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f"CREATE DATABASE {name}"))
-    url = servers.postgres.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    asyncio.run(run(f"DROP DATABASE {name} WITH (FORCE)"))
-
-
-def s3_settings(servers: ServerUrls) -> S3Settings:
-    return S3Settings(
-        endpoint_url=servers.s3,
-        bucket=BUCKET,
-        access_key_id=servers.s3_access_key,
-        secret_access_key=SecretStr(servers.s3_secret_key),
-    )
-
-
-async def ensure_bucket(servers: ServerUrls) -> None:
-    storage = await S3Storage.connect(s3_settings(servers))
-    try:
-        await storage.ensure_bucket()
-    finally:
-        await storage.close()
-
-
-def service_env(servers: ServerUrls, database: str, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DANDELION_POSTGRES__URL": database,
-        "DANDELION_REDIS__URL": servers.redis,
-        "DANDELION_S3__ENDPOINT_URL": servers.s3,
-        "DANDELION_S3__BUCKET": BUCKET,
-        "DANDELION_S3__ACCESS_KEY_ID": servers.s3_access_key,
-        "DANDELION_S3__SECRET_ACCESS_KEY": servers.s3_secret_key,
-        "DANDELION_API__PORT": str(port),
-        "DANDELION_API__PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "DANDELION_LOGGING__LEVEL": "WARNING",
-        "DANDELION_WORKER__POLL_DELAY_SECONDS": "0.05",
-    }
-
-
-@pytest.fixture
-def api(servers: ServerUrls, database: str) -> Iterator[str]:
-    asyncio.run(ensure_bucket(servers))
-    port = free_port()
-    env = service_env(servers, database, port)
-    env["DANDELION_API__PORT"] = str(port)
-    proc = subprocess.Popen([sys.executable, "-m", "dandelion_common.cli", "api"], env=env)
-    try:
-        ready = f"http://127.0.0.1:{port}/readyz"
-        wait_until(lambda: answers_ok(ready), timeout=60, what="the API")
-        yield f"http://127.0.0.1:{port}/api"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 async def seed(servers: ServerUrls, database: str, api: str) -> str:
@@ -168,29 +90,6 @@ async def owner_key(database: str) -> str:
     finally:
         await engine.dispose()
     return key
-
-
-def dandi(
-    *args: str, cwd: Path, extra_env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DANDI_NO_ET": "1",
-        "DANDI_CACHE": "ignore",
-        "HOME": str(cwd),
-        **(extra_env or {}),
-    }
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
-    dandi_bin = str(Path(sys.executable).parent / "dandi")
-    return subprocess.run(
-        [dandi_bin, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_dandi_ls_and_download(
@@ -257,56 +156,6 @@ def make_nwb(path: Path, subject_id: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)
-
-
-PUBLISHABLE = {
-    "description": "Uploaded by the dandi client in a test.",
-    "license": ["spdx:CC-BY-4.0"],
-    "contributor": [
-        {
-            "schemaKey": "Person",
-            "name": "Owner, E",
-            "email": "e2e@example.org",
-            "roleName": ["dcite:ContactPerson"],
-            "includeInCitation": True,
-            "affiliation": [],
-        }
-    ],
-}
-
-
-def assert_draft_becomes_valid(
-    api: str, identifier: str, key: str, *, uploaded: set[str], worker_env: dict[str, str]
-) -> None:
-    """With an ingest worker running, checksums and validation make the uploads Valid.
-
-    (The seeded blobs were inserted directly, without the upload protocol that asks for their
-    checksum, so they rightly stay Pending.)"""
-    headers = {"Authorization": f"token {key}"}
-    info_url = f"{api}/dandisets/{identifier}/versions/draft/info/"
-    metadata = {**httpx.get(info_url, headers=headers).json()["metadata"], **PUBLISHABLE}
-    edited = httpx.put(
-        f"{api}/dandisets/{identifier}/versions/draft/",
-        headers=headers,
-        json={"name": "E2E", "metadata": metadata},
-    )
-    assert edited.status_code == 200, edited.text
-    argv = [sys.executable, "-m", "dandelion_common.cli", "worker", "ingest"]
-    worker = subprocess.Popen(argv, env=worker_env)
-    try:
-        deadline = time.monotonic() + 60
-        info: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            info = httpx.get(info_url, headers=headers).json()
-            waiting = {e["path"] for e in info["asset_validation_errors"]} & uploaded
-            if info["status"] == "Valid" and not waiting:
-                break
-            time.sleep(0.5)
-        assert info["status"] == "Valid", info
-        assert not {e["path"] for e in info["asset_validation_errors"]} & uploaded, info
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
 
 
 def test_dandi_upload_then_download(

@@ -20,15 +20,7 @@ import httpx
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
-from api.test_dandi_client import (
-    BUCKET,
-    api,
-    assert_draft_becomes_valid,
-    dandi,
-    database,
-    s3_settings,
-    service_env,
-)
+from localstack import BUCKET, assert_draft_becomes_valid, dandi, s3_settings, service_env
 from nwbfiles import write_nwb
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -40,7 +32,6 @@ from dandelion_common.settings import PostgresSettings
 from dandelion_common.storage import blob_key
 
 pytestmark = pytest.mark.slow
-__all__ = ["api", "database"]  # fixtures shared with test_dandi_client.py
 
 MIB = 1024 * 1024
 BIG = 200 * MIB

@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import pytest
 from arq.jobs import Job
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from dandelion_common.db.migrate import upgrade
 from dandelion_common.db.models import AssetBlob
 from dandelion_common.db.session import create_engine
 from dandelion_common.devstack.ephemeral import ServerUrls
@@ -41,26 +39,6 @@ SIZE = PART * PARTS + TAIL
 JOB_TIMEOUT_SECONDS = 45
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-async def database(servers: ServerUrls) -> AsyncIterator[str]:
-    """A database of this test's own: the worker process commits for real."""
-    name = f"resume_{uuid.uuid4().hex[:8]}"
-    admin_dsn = servers.postgres.replace("postgresql+asyncpg", "postgresql")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    await run(f"CREATE DATABASE {name}")
-    url = servers.postgres.rsplit("/", 1)[0] + f"/{name}"
-    await asyncio.to_thread(upgrade, url)  # alembic runs its own event loop
-    yield url
-    await run(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture
