@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 from search.corpus import Corpus, add_nwb_asset
 from sqlalchemy import delete, update
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation
@@ -16,9 +18,11 @@ from dandelion_common.db.models import Dandiset, SearchOutbox, Version, VersionA
 from dandelion_common.db.session import Database
 from dandelion_common.outbox import emit
 from dandelion_common.search.backends import SearchBackend
+from dandelion_common.search.backends.postgres import PostgresSearchBackend
 from dandelion_common.search.errors import InvalidCursor
 from dandelion_common.search.schemas import (
     Facet,
+    IndexRow,
     Kind,
     Range,
     RangeField,
@@ -321,3 +325,80 @@ async def test_unknown_entity_ids_are_dropped(
     await session.commit()
     assert await drain(db, backend) == 3
     assert (await find(backend)).total == 0
+
+
+async def test_totals_above_the_cap_are_a_lower_bound(
+    backend: SearchBackend, corpus: Corpus
+) -> None:
+    backend.total_cap = 2  # type: ignore[attr-defined]
+    everything = await find(backend, size=1)
+    assert (everything.total, everything.total_exact) == (2, False)
+    # Facet counts stay exact: the sample would be the whole (small) table.
+    assert everything.facets_exact
+    assert counts(everything, Facet.SPECIES) == {"Mus musculus": 2, "Rattus norvegicus": 1}
+    rats = await find(backend, facets={Facet.SPECIES: frozenset({"Rattus norvegicus"})})
+    assert (rats.total, rats.total_exact) == (1, True)
+
+
+SAMPLED = 3000
+
+
+def _numbered(number: int) -> IndexRow:
+    species = "Mus musculus" if number % 3 else "Rattus norvegicus"  # 2:1
+    return IndexRow(
+        id=f"numbered-{number:05d}",
+        dandiset_id=1 + number % 7,
+        embargoed=False,
+        title=f"sub-{number}/recording.nwb",
+        title_text=f"sub {number} recording nwb",
+        body_text="numbered",
+        sort_name=f"sub-{number}",
+        modified=datetime(2026, 1, 1, tzinfo=UTC),
+        facets={Facet.SPECIES: [species], Facet.DANDISET: [str(1 + number % 7)]},
+        document={"path": f"sub-{number}/recording.nwb"},
+    )
+
+
+@pytest.fixture
+async def numbered(backend: SearchBackend, session: AsyncSession) -> SearchBackend:
+    """3,000 documents, a cap of 100 and samples of about 1,000 documents."""
+    backend.total_cap, backend.sample_rows = 100, SAMPLED // 3  # type: ignore[attr-defined]
+    for start in range(0, SAMPLED, 500):  # the drain's batch size
+        rows = [_numbered(n) for n in range(start, start + 500)]
+        await backend.bulk_upsert(Kind.ASSETS, rows)
+    if isinstance(backend, PostgresSearchBackend):  # its sample size comes from statistics
+        await session.execute(sql("ANALYZE search_assets"))
+    return backend
+
+
+async def test_broad_facet_counts_are_estimated_from_a_sample(numbered: SearchBackend) -> None:
+    result = await find(numbered, text="numbered", size=5)
+
+    assert (result.total, result.total_exact, result.facets_exact) == (100, False, False)
+    species = counts(result, Facet.SPECIES)
+    assert list(species) == ["Mus musculus", "Rattus norvegicus"]
+    # About a third of the documents, scaled up: near the true 2,000 and 1,000.
+    assert 1400 <= species["Mus musculus"] <= 2600
+    assert 600 <= species["Rattus norvegicus"] <= 1400
+    assert len(result.hits) == 5
+
+
+async def test_selective_facet_counts_stay_exact(numbered: SearchBackend) -> None:
+    result = await find(numbered, text="numbered 15")  # sub-15 only
+
+    assert (result.total, result.total_exact, result.facets_exact) == (1, True, True)
+    assert counts(result, Facet.SPECIES) == {"Rattus norvegicus": 1}
+
+
+async def test_a_selected_facet_over_many_matches_is_estimated_alone(
+    numbered: SearchBackend,
+) -> None:
+    # Dandiset 2 (numbers 1 mod 7): 429 documents, above the cap of 100; its own facet drops
+    # the selection and so counts all 3,000 documents.
+    two = frozenset({"2"})
+    result = await find(numbered, text="numbered", facets={Facet.DANDISET: two})
+
+    assert (result.total, result.total_exact, result.facets_exact) == (100, False, False)
+    dandisets = counts(result, Facet.DANDISET)
+    assert len(dandisets) == 7
+    assert all(250 <= n <= 650 for n in dandisets.values())

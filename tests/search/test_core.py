@@ -86,9 +86,14 @@ def test_opensearch_body_filters_facets_after_aggregating() -> None:
         {"terms": {"species": ["Mus musculus"]}},
         {"terms": {"sex": ["F"]}},
     ]
-    # Each facet's aggregation applies the other facets' selections, not its own.
-    assert body["aggs"]["species"]["filter"]["bool"]["filter"] == [{"terms": {"sex": ["F"]}}]
-    assert body["aggs"]["sex"]["filter"]["bool"]["filter"] == [
+    # Each facet's aggregation applies the other facets' selections, not its own; the
+    # facets without a selection share one aggregation with every selection.
+    aggs = body["aggs"]
+    assert aggs["without_species"]["filter"]["bool"]["filter"] == [{"terms": {"sex": ["F"]}}]
+    assert list(aggs["without_species"]["aggs"]) == ["species"]
+    assert len(aggs["all"]["filter"]["bool"]["filter"]) == 2
+    assert "brain_region" in aggs["all"]["aggs"]
+    assert aggs["without_sex"]["filter"]["bool"]["filter"] == [
         {"terms": {"species": ["Mus musculus"]}}
     ]
 

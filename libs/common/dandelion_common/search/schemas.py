@@ -134,11 +134,21 @@ class FacetCount(BaseModel):
     count: int
 
 
+# Totals are exact up to this many matches and a lower bound above it, as with OpenSearch's
+# default `track_total_hits`: an exact count of a broad query reads every match.
+TOTAL_CAP = 10_000
+
+
 class SearchResult(BaseModel):
     total: int
     hits: list[Hit]
     facets: dict[Facet, list[FacetCount]]
     next_cursor: str | None = None
+    # False: there are more than `total` (= TOTAL_CAP) matches.
+    total_exact: bool = True
+    # False: the counts were estimated from a sample of the matches (PostgreSQL, when a
+    # facet's matches exceed TOTAL_CAP); the order of the values is then approximate too.
+    facets_exact: bool = True
 
 
 class IndexRow(BaseModel):

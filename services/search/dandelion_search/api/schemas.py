@@ -90,17 +90,26 @@ HitT = TypeVar("HitT", AssetHit, DandisetHit)
 
 
 class SearchPage(BaseModel, Generic[HitT]):
-    count: int = Field(description="Matches in total (all pages).")
+    count: int = Field(
+        description="Matches in total (all pages): exact up to 10,000, else 10,000 and "
+        "`count_exact` is false."
+    )
+    count_exact: bool = Field(description="False when there are more than `count` matches.")
     next: str | None = Field(description="The next page's URL; null on the last page.")
     cursor: str | None = Field(description="The next page's cursor; null on the last page.")
     results: list[HitT]
     facets: dict[str, list[FacetValue]] = Field(
         description="Counts per facet value; each facet's counts ignore its own selection."
     )
+    facets_exact: bool = Field(
+        description="False when the counts were estimated from a sample of more than 10,000 "
+        "matches (PostgreSQL backend); their order is then approximate too."
+    )
 
 
 ASSET_PAGE_EXAMPLE: dict[str, Any] = {
     "count": 1,
+    "count_exact": True,
     "next": None,
     "cursor": None,
     "results": [
@@ -135,10 +144,12 @@ ASSET_PAGE_EXAMPLE: dict[str, Any] = {
         "species": [{"value": "Mus musculus", "count": 1}],
         "sex": [{"value": "F", "count": 1}],
     },
+    "facets_exact": True,
 }
 
 DANDISET_PAGE_EXAMPLE: dict[str, Any] = {
     "count": 1,
+    "count_exact": True,
     "next": None,
     "cursor": None,
     "results": [
@@ -182,4 +193,5 @@ DANDISET_PAGE_EXAMPLE: dict[str, Any] = {
         }
     ],
     "facets": {"species": [{"value": "Rattus norvegicus", "count": 1}]},
+    "facets_exact": True,
 }

@@ -161,9 +161,11 @@ async def _page_fields(
     cursor = _wrap_cursor(kind, params.sort, result.next_cursor)
     fields = {
         "count": result.total,
+        "count_exact": result.total_exact,
         "next": _next_url(page_url, cursor),
         "cursor": cursor,
         "facets": _facets(result.facets),
+        "facets_exact": result.facets_exact,
     }
     return result, fields
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -12,6 +13,17 @@ from dandelion_common.search.schemas import IndexRow, Kind, SearchQuery, SearchR
 
 # Highlight markers around matched words (HTML-safe, as DANDI's UI would render them).
 PRE_TAG, POST_TAG = "<mark>", "</mark>"
+# Facet counts over more matches than the total cap come from a sample of about this many
+# documents, scaled up.
+SAMPLE_ROWS = 10_000
+SAMPLE_BUCKETS = 10_000
+
+
+def sample_bucket(document_id: str) -> int:
+    """A document's fixed pseudo-random bucket: `bucket < k` is a uniform sample of
+    k / SAMPLE_BUCKETS of the documents, the same for every query."""
+    digest = hashlib.blake2b(document_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % SAMPLE_BUCKETS
 
 
 class SearchBackend(Protocol):

@@ -3,6 +3,10 @@
 Facet fields are keywords; a search puts visibility, text and ranges in `query`, every facet
 selection in `post_filter`, and gives each facet a `filter` aggregation holding the other
 facets' selections, so its counts ignore its own selection (the standard multi-select facet).
+Facets that drop the same selection share one `filter` aggregation. On a large index the
+counts run over a uniform sample (documents whose fixed `sample` bucket is below k) and are
+scaled by the filter's exact count; a filter matching at most the total cap is counted
+exactly by a second, small request.
 The server we test against has no analysis-common module, so text is folded in Python (see
 `folding`) and indexed with the standard analyser.
 """
@@ -18,10 +22,19 @@ from typing import Any
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, OpenSearchException
 
-from dandelion_common.search.backends.base import POST_TAG, PRE_TAG, decode_cursor, encode_cursor
+from dandelion_common.search.backends.base import (
+    POST_TAG,
+    PRE_TAG,
+    SAMPLE_BUCKETS,
+    SAMPLE_ROWS,
+    decode_cursor,
+    encode_cursor,
+    sample_bucket,
+)
 from dandelion_common.search.errors import InvalidCursor, SearchUnavailable
 from dandelion_common.search.folding import fold
 from dandelion_common.search.schemas import (
+    TOTAL_CAP,
     Facet,
     FacetCount,
     Hit,
@@ -54,6 +67,7 @@ MAPPING: dict[str, Any] = {
         "age_days_max": {"type": "double"},
         "electrode_count_min": {"type": "integer"},
         "electrode_count_max": {"type": "integer"},
+        "sample": {"type": "integer"},  # see `sample_bucket`
         # Returned to callers as is, never searched.
         "document": {"type": "object", "enabled": False},
     },
@@ -61,6 +75,7 @@ MAPPING: dict[str, Any] = {
 # One shard keeps terms aggregation counts exact; a replica wherever a second node exists.
 SETTINGS: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
 SCAN_PAGE = 1000
+DOC_COUNT_TTL_S = 60.0  # how long an index's size is trusted for choosing the sample
 
 
 def _source(row: IndexRow) -> dict[str, Any]:
@@ -68,6 +83,7 @@ def _source(row: IndexRow) -> dict[str, Any]:
         **row.model_dump(mode="json", exclude={"facets", "ranges"}),
         **{facet.value: row.facets.get(facet, []) for facet in Facet},
         **row.ranges,
+        "sample": sample_bucket(row.id),
     }
 
 
@@ -81,9 +97,19 @@ async def _answering() -> AsyncIterator[None]:
 
 
 class OpenSearchBackend:
-    def __init__(self, client: Any, *, prefix: str, refresh: bool = False) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str,
+        refresh: bool = False,
+        total_cap: int = TOTAL_CAP,
+        sample_rows: int = SAMPLE_ROWS,
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.total_cap, self.sample_rows = total_cap, sample_rows
+        self._doc_counts: dict[Kind, tuple[float, int]] = {}
         # Tests see each write at once; production relies on the 1 s refresh interval.
         self.refresh = refresh
 
@@ -111,6 +137,11 @@ class OpenSearchBackend:
         for kind in Kind:
             async with _answering():
                 exists = await self.client.indices.exists_alias(name=self.alias(kind))
+                if exists:  # fields added since the index was made (adding is allowed)
+                    sample = {"sample": MAPPING["properties"]["sample"]}
+                    await self.client.indices.put_mapping(
+                        index=self.alias(kind), body={"properties": sample}
+                    )
             if not exists:
                 await self._create_index(kind, live=True)
 
@@ -167,19 +198,48 @@ class OpenSearchBackend:
             body["search_after"] = hits[-1]["sort"]
 
     async def search(self, query: SearchQuery, visibility: Visibility) -> SearchResult:
-        body = search_body(query, visibility)
+        index = self.alias(query.kind)
+        sample = await self._sample_below(query.kind) if query.facet_size else None
+        body = search_body(query, visibility, total_cap=self.total_cap, sample=sample)
         async with _answering():
-            response = await self.client.search(index=self.alias(query.kind), body=body)
+            response = await self.client.search(index=index, body=body)
+        aggregations = response.get("aggregations", {})
+        facets, small, estimated = _facets(query, aggregations, self.total_cap)
+        if small:  # filters matching few documents: count those exactly
+            exact_body = {
+                "size": 0,
+                "track_total_hits": False,
+                "query": body["query"],
+                "aggs": _aggregations(query, None, only=small),
+            }
+            async with _answering():
+                exact = await self.client.search(index=index, body=exact_body)
+            facets.update(_facets(query, exact["aggregations"], self.total_cap)[0])
         hits = response["hits"]["hits"]
         next_cursor = None
         if hits and len(hits) == query.size:
             next_cursor = encode_cursor(hits[-1]["sort"])
+        total = response["hits"]["total"]
         return SearchResult(
-            total=response["hits"]["total"]["value"],
+            total=total["value"],
+            total_exact=total["relation"] == "eq",
             hits=[_hit(query, hit) for hit in hits],
-            facets=_facets(response.get("aggregations", {})),
+            facets=facets,
+            facets_exact=not estimated,
             next_cursor=next_cursor,
         )
+
+    async def _sample_below(self, kind: Kind) -> int | None:
+        """The bucket bound k of a sample of about `sample_rows` documents; None when the
+        index is small enough to count exactly."""
+        checked, documents = self._doc_counts.get(kind, (0.0, 0))
+        if time.monotonic() - checked > DOC_COUNT_TTL_S:
+            async with _answering():
+                documents = (await self.client.count(index=self.alias(kind)))["count"]
+            self._doc_counts[kind] = (time.monotonic(), documents)
+        if documents <= self.sample_rows:
+            return None
+        return max(1, round(SAMPLE_BUCKETS * self.sample_rows / documents))
 
     # --- rebuild: a new index, loaded with refreshes off, then an atomic alias swap -------
 
@@ -272,15 +332,34 @@ def _sort(query: SearchQuery) -> list[dict[str, Any]]:
     return [{key: order}, {"id": "asc"}]
 
 
-def _aggregations(query: SearchQuery) -> dict[str, Any]:
+def _groups(query: SearchQuery) -> dict[str, tuple[Facet | None, list[Facet]]]:
+    """Facets grouped by the selection their counts drop, named for their aggregation."""
+    selected = query.selected()
+    groups: dict[str, tuple[Facet | None, list[Facet]]] = {}
+    for facet in Facet:
+        without = facet if facet in selected else None
+        name = f"without_{facet.value}" if without else "all"
+        groups.setdefault(name, (without, []))[1].append(facet)
+    return groups
+
+
+def _aggregations(
+    query: SearchQuery, sample: int | None, *, only: Sequence[str] | None = None
+) -> dict[str, Any]:
     terms = {"size": query.facet_size, "order": [{"_count": "desc"}, {"_key": "asc"}]}
-    return {
-        facet.value: {
-            "filter": {"bool": {"filter": _facet_filters(query, without=facet)}},
-            "aggs": {"values": {"terms": {"field": facet.value, **terms}}},
+    aggregations: dict[str, Any] = {}
+    for name, (without, facets) in _groups(query).items():
+        if only is not None and name not in only:
+            continue
+        counts: dict[str, Any] = {f.value: {"terms": {"field": f.value, **terms}} for f in facets}
+        if sample is not None:
+            below = {"range": {"sample": {"lt": sample}}}
+            counts = {"sample": {"filter": below, "aggs": counts}}
+        aggregations[name] = {
+            "filter": {"bool": {"filter": _facet_filters(query, without=without)}},
+            "aggs": counts,
         }
-        for facet in Facet
-    }
+    return aggregations
 
 
 def _highlight(query: SearchQuery) -> dict[str, Any]:
@@ -299,10 +378,16 @@ def _highlight(query: SearchQuery) -> dict[str, Any]:
     }
 
 
-def search_body(query: SearchQuery, visibility: Visibility) -> dict[str, Any]:
+def search_body(
+    query: SearchQuery,
+    visibility: Visibility,
+    *,
+    total_cap: int = TOTAL_CAP,
+    sample: int | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "size": query.size,
-        "track_total_hits": True,
+        "track_total_hits": total_cap,
         "_source": ["document"],
         "query": {
             "bool": {
@@ -314,7 +399,7 @@ def search_body(query: SearchQuery, visibility: Visibility) -> dict[str, Any]:
         "sort": _sort(query),
     }
     if query.facet_size:
-        body["aggs"] = _aggregations(query)
+        body["aggs"] = _aggregations(query, sample)
     if query.highlight and fold([query.text]):
         body["highlight"] = _highlight(query)
     if query.cursor:
@@ -346,11 +431,27 @@ def _hit(query: SearchQuery, hit: dict[str, Any]) -> Hit:
     )
 
 
-def _facets(aggregations: dict[str, Any]) -> dict[Facet, list[FacetCount]]:
-    return {
-        Facet(name): [
-            FacetCount(value=bucket["key"], count=bucket["doc_count"])
-            for bucket in aggregation["values"]["buckets"]
-        ]
-        for name, aggregation in aggregations.items()
-    }
+def _facets(
+    query: SearchQuery, aggregations: dict[str, Any], total_cap: int
+) -> tuple[dict[Facet, list[FacetCount]], list[str], bool]:
+    """The facet counts, the sampled groups small enough to count exactly instead, and
+    whether any counts are estimates."""
+    facets: dict[Facet, list[FacetCount]] = {}
+    small: list[str] = []
+    estimated = False
+    for name, (_, members) in _groups(query).items():
+        if name not in aggregations:
+            continue
+        group, scale = aggregations[name], 1.0
+        if "sample" in group:
+            if group["doc_count"] <= total_cap:
+                small.append(name)
+                continue
+            scale = group["doc_count"] / max(1, group["sample"]["doc_count"])
+            group, estimated = group["sample"], True
+        for facet in members:
+            buckets = group[facet.value]["buckets"]
+            facets[facet] = [
+                FacetCount(value=b["key"], count=round(b["doc_count"] * scale)) for b in buckets
+            ]
+    return facets, small, estimated
