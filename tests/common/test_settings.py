@@ -25,9 +25,18 @@ def test_production_refuses_placeholder_secrets() -> None:
 
 def test_production_refuses_doi_minting_without_credentials() -> None:
     s3 = {"access_key_id": "AKIAREAL", "secret_access_key": "a-real-secret"}
-    with pytest.raises(ValidationError, match="DOI minting is enabled"):
-        Settings.model_validate({"environment": "production", "s3": s3, "doi": {"enabled": True}})
+    for doi in ({"enabled": True}, {}):  # explicitly on, or left unset
+        with pytest.raises(ValidationError, match="DOI minting is not disabled"):
+            Settings.model_validate({"environment": "production", "s3": s3, "doi": doi})
     settings = Settings.model_validate(
         {"environment": "production", "s3": s3, "doi": {"enabled": False}}
     )
     assert settings.environment is Environment.PRODUCTION
+    assert not settings.doi.minting
+
+
+def test_doi_minting_follows_the_credentials_unless_set() -> None:
+    credentials = {"username": "REPO.ID", "password": "secret"}
+    assert Settings.model_validate({"doi": credentials}).doi.minting
+    assert not Settings.model_validate({"doi": {}}).doi.minting
+    assert not Settings.model_validate({"doi": {**credentials, "enabled": False}}).doi.minting

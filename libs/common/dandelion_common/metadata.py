@@ -76,7 +76,7 @@ def access(dandiset: Dandiset) -> list[dict[str, Any]]:
     return [entry]
 
 
-def _citation(metadata: dict[str, Any], name: str, version: str, url: str, year: int) -> str:
+def citation(metadata: dict[str, Any], name: str, version: str, url: str, year: int) -> str:
     authors = "; ".join(
         str(c.get("name", ""))
         for c in metadata.get("contributor") or []
@@ -115,7 +115,7 @@ def full_metadata(settings: Settings, dandiset: Dandiset, version: Version) -> d
             or {"schemaKey": "AssetsSummary", "numberOfBytes": 0, "numberOfFiles": 0},
         }
     )
-    metadata["citation"] = _citation(
+    metadata["citation"] = citation(
         metadata, version.name, version.version, url, dandiset.created.year
     )
     return metadata
@@ -124,18 +124,34 @@ def full_metadata(settings: Settings, dandiset: Dandiset, version: Version) -> d
 _PLACEHOLDER_VERSION = "0.000000.0000"
 
 
-def _with_publish_activity(document: dict[str, Any]) -> dict[str, Any]:
-    """Placeholder publish fields, so validation reports what would block publishing."""
-    now = datetime.now(UTC).isoformat()
+def publish_activity(settings: Settings, start: datetime, end: datetime) -> dict[str, Any]:
+    """The PublishActivity a published version and its newly published assets carry."""
     software = {
-        "schemaKey": "Software", "id": uuid.uuid4().urn, "identifier": "RRID:SCR_017571",
-        "name": "Dandelion API", "version": "0.1.0",
+        "schemaKey": "Software", "id": uuid.uuid4().urn,
+        "identifier": settings.instance.identifier or "RRID:SCR_017571",
+        "name": f"{settings.instance.name.capitalize()} API", "version": _version(),
     }  # fmt: skip
-    activity = {
-        "schemaKey": "PublishActivity", "id": uuid.uuid4().urn, "name": "publish",
-        "startDate": now, "endDate": now, "wasAssociatedWith": [software],
+    return {
+        "schemaKey": "PublishActivity", "id": uuid.uuid4().urn,
+        "name": f"{settings.instance.name} publish", "startDate": start.isoformat(),
+        "endDate": end.isoformat(), "wasAssociatedWith": [software],
     }  # fmt: skip
-    return {**document, "datePublished": now, "publishedBy": activity}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dandelion")
+    except PackageNotFoundError:  # running from a source tree
+        return "0.0.0"
+
+
+def _with_publish_activity(settings: Settings, document: dict[str, Any]) -> dict[str, Any]:
+    """Placeholder publish fields, so validation reports what would block publishing."""
+    now = datetime.now(UTC)
+    activity = publish_activity(settings, now, now)
+    return {**document, "datePublished": now.isoformat(), "publishedBy": activity}
 
 
 def _as_if_published(
@@ -144,7 +160,7 @@ def _as_if_published(
     """The draft as a published version would be (DANDI validates drafts as PublishedDandiset)."""
     suffix = f"{settings.instance.name.lower()}.{dandiset_id:06}/{_PLACEHOLDER_VERSION}"
     return {
-        **_with_publish_activity(document),
+        **_with_publish_activity(settings, document),
         "id": f"{dandiset_identifier(settings, dandiset_id)}/{_PLACEHOLDER_VERSION}",
         "version": _PLACEHOLDER_VERSION,
         "url": f"{settings.instance.web_url}/dandiset/{dandiset_id:06}/{_PLACEHOLDER_VERSION}",
@@ -219,6 +235,6 @@ def asset_full_metadata(settings: Settings, asset: Asset, blob: AssetBlob) -> di
     }
 
 
-def asset_errors(document: dict[str, Any]) -> list[dict[str, str]]:
+def asset_errors(settings: Settings, document: dict[str, Any]) -> list[dict[str, str]]:
     """An asset's validation errors as DANDI reports them: [] when it could be published."""
-    return _errors(_with_publish_activity(document), "PublishedAsset")
+    return _errors(_with_publish_activity(settings, document), "PublishedAsset")

@@ -111,11 +111,25 @@ class SearchApiSettings(BaseModel):
 
 
 class DoiSettings(BaseModel):
-    enabled: bool = False
+    # None: DOIs are minted when the credentials are set. Production refuses to start
+    # without them unless this is explicitly false.
+    enabled: bool | None = None
     prefix: str = "10.80507"  # DataCite's test prefix
     api_url: str = "https://api.test.datacite.org"
     username: str | None = None
     password: SecretStr | None = None
+    # Findable DOIs (DataCite `publish` events); false keeps every DOI a draft, for sandboxes
+    # where findable test DOIs could never be removed.
+    publish: bool = True
+    timeout_seconds: float = Field(30.0, gt=0)
+    # How often the doi worker re-asks for every DOI not yet at its target.
+    reconcile_minutes: int = Field(1, ge=1, le=1440)
+
+    @property
+    def minting(self) -> bool:
+        if self.enabled is not None:
+            return self.enabled
+        return bool(self.username and self.password)
 
 
 class WorkerSettings(BaseModel):
@@ -195,10 +209,10 @@ class Settings(BaseSettings):
             problems.append("DANDELION_S3__ACCESS_KEY_ID is the development placeholder")
         if self.s3.secret_access_key.get_secret_value() == DEV_S3_SECRET_KEY:
             problems.append("DANDELION_S3__SECRET_ACCESS_KEY is the development placeholder")
-        if self.doi.enabled and not (self.doi.username and self.doi.password):
+        if self.doi.enabled is not False and not (self.doi.username and self.doi.password):
             problems.append(
-                "DOI minting is enabled but DANDELION_DOI__USERNAME/PASSWORD are missing "
-                "(set DANDELION_DOI__ENABLED=false to run without DOIs)"
+                "DANDELION_DOI__USERNAME/PASSWORD are missing and DOI minting is not "
+                "disabled (set DANDELION_DOI__ENABLED=false to run without DOIs)"
             )
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))

@@ -34,6 +34,11 @@ def blob_key(blob_id: uuid.UUID | str, *, embargoed: bool = False) -> str:
     return EMBARGOED_PREFIX + key if embargoed else key
 
 
+def manifest_key(dandiset_id: int, version: str, name: str) -> str:
+    """`dandisets/000123/0.240101.1200/assets.yaml`: a published version's manifests."""
+    return f"dandisets/{dandiset_id:06}/{version}/{name}"
+
+
 def complete_multipart_body(parts: list[tuple[int, str]]) -> str:
     """The CompleteMultipartUpload XML body for (part_number, etag) pairs."""
     items = "".join(

@@ -1,11 +1,13 @@
-"""The doi worker."""
+"""The doi worker: keeps DataCite in step with the `dois` table."""
 
 from __future__ import annotations
 
 from arq.worker import Function
 
 from dandelion_common.jobs.contracts import Queue
-from dandelion_common.jobs.worker import ping_handler
+from dandelion_common.jobs.worker import CronFactory, ping_handler
+from dandelion_doi.tasks import reconcile_cron, sync_doi
 
 QUEUE = Queue.DOI
-FUNCTIONS: list[Function] = [ping_handler(QUEUE)]
+FUNCTIONS: list[Function] = [ping_handler(QUEUE), sync_doi]
+CRON_JOBS: list[CronFactory] = [reconcile_cron]

@@ -111,7 +111,7 @@ async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
         errors = await _nwb_errors(session, asset, blob) if is_nwb(asset) else []
         if errors is None:
             return "waiting for extraction"
-        errors = errors or asset_errors(asset_full_metadata(settings, asset, blob))
+        errors = errors or asset_errors(settings, asset_full_metadata(settings, asset, blob))
         asset.status = AssetStatus.INVALID if errors else AssetStatus.VALID
         asset.validation_errors = errors
         emit(session, OutboxEntity.ASSET, asset.id)  # its status and merged facts are searchable

@@ -9,6 +9,8 @@ from dandelion_common.jobs.worker import CronFactory, ping_handler
 from dandelion_ingest.checksum import sha256
 from dandelion_ingest.extraction import extract, inspect
 from dandelion_ingest.gc import gc_cron
+from dandelion_ingest.manifests import manifests
+from dandelion_ingest.publish import publish
 from dandelion_ingest.summary import summarize_version
 from dandelion_ingest.tasks import validate_asset, validate_version
 
@@ -21,6 +23,8 @@ FUNCTIONS: list[Function] = [
     validate_asset,
     validate_version,
     summarize_version,
+    publish,
+    manifests,
 ]
 # Built from settings at startup (the period is configured).
 CRON_JOBS: list[CronFactory] = [gc_cron]

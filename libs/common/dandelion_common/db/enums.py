@@ -48,3 +48,23 @@ class OutboxOperation(StrEnum):
 class ExtractStatus(StrEnum):
     EXTRACTED = "extracted"
     FAILED = "failed"  # not a readable NWB file; `error` says why
+
+
+class DoiTarget(StrEnum):
+    """What DataCite should hold for a DOI: the doi worker moves it there."""
+
+    DRAFT = "draft"  # a concept DOI before the first publish
+    FINDABLE = "findable"
+    HIDDEN = "hidden"  # registered: resolvable, out of DataCite's search (never deleted)
+    DELETED = "deleted"  # only ever reached from draft
+
+
+class DoiState(StrEnum):
+    """What DataCite holds, as last seen by the doi worker."""
+
+    PENDING = "pending"  # not sent yet (or DOI minting is disabled)
+    DRAFT = "draft"
+    REGISTERED = "registered"
+    FINDABLE = "findable"
+    DELETED = "deleted"
+    FAILED = "failed"  # DataCite refused the request (4xx): `error` says why; not retried

@@ -36,6 +36,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from dandelion_common.db.base import Base, Timestamped
 from dandelion_common.db.enums import (
     AssetStatus,
+    DoiState,
+    DoiTarget,
     EmbargoStatus,
     ExtractStatus,
     OutboxEntity,
@@ -116,6 +118,8 @@ class Version(Timestamped, Base):
     # Kept up to date on every asset change, so lists never aggregate over assets.
     asset_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
     size: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # The draft holds the notes of the publish in progress (DANDI's `release_notes`).
+    release_notes: Mapped[str | None] = mapped_column(Text)
 
     dandiset: Mapped[Dandiset] = relationship(lazy="raise")
 
@@ -428,3 +432,25 @@ class SearchIndexedDandiset(Base):
 
     dandiset_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     embargoed: Mapped[bool] = mapped_column(Boolean)
+
+
+class Doi(Base):
+    """A DOI we own at DataCite: a dandiset's concept DOI (`version` None) or a published
+    version's. Rows outlive their dandiset or version, since a findable DOI is hidden, never
+    deleted; the doi worker moves DataCite from `state` to `target`."""
+
+    __tablename__ = "dois"
+
+    doi: Mapped[str] = mapped_column(Text, primary_key=True)
+    dandiset_id: Mapped[int] = mapped_column(Integer, index=True)
+    version: Mapped[str | None] = mapped_column(String(16))
+    target: Mapped[DoiTarget] = mapped_column(_enum(DoiTarget, "doi_target"))
+    state: Mapped[DoiState] = mapped_column(
+        _enum(DoiState, "doi_state"), server_default=DoiState.PENDING.value
+    )
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    error_status: Mapped[int | None] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    synced: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

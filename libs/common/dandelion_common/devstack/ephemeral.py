@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from dandelion_common.devstack.process import Child, free_port, port_is_free, wait_until
-from dandelion_common.devstack.servers import Postgres, Redis, SeaweedS3
+from dandelion_common.devstack.servers import Postgres, Redis, SeaweedS3, public_prefixes
 from dandelion_common.settings import (
     DEV_S3_ACCESS_KEY,
     DEV_S3_SECRET_KEY,
@@ -78,8 +78,9 @@ def ephemeral_servers() -> Iterator[ServerUrls]:
     root.chmod(0o755)  # PostgreSQL runs as nobody when the tests run as root
     postgres = Postgres(root / "postgres", HOST, free_port(HOST), durable=False)
     redis = Redis(root / "redis", HOST, free_port(HOST), durable=False)
-    # Open blobs of ServerUrls.settings()'s bucket are readable anonymously, as on DANDI.
-    s3 = SeaweedS3(root / "s3", HOST, s3_base_port(), public_read_prefix="dandelion-test/blobs")
+    # Open blobs and manifests of ServerUrls.settings()'s bucket are readable anonymously.
+    prefixes = public_prefixes("dandelion-test")
+    s3 = SeaweedS3(root / "s3", HOST, s3_base_port(), public_read_prefixes=prefixes)
     children: list[Child] = []
     try:
         for server in (postgres, redis, s3):

@@ -176,12 +176,19 @@ class Redis:
         return port_answers(self.host, self.port)
 
 
+def public_prefixes(bucket: str) -> tuple[str, ...]:
+    """What DANDI's bucket serves without a signature: open blobs and published manifests
+    (embargoed objects live under `embargoed/`, never listed here)."""
+    return (f"{bucket}/blobs", f"{bucket}/dandisets")
+
+
 @dataclass
 class SeaweedS3:
     """`weed mini` with one identity, so every request (presigned URLs too) is verified.
 
-    With `public_read_prefix` ("bucket/prefix"), anyone may also GET/HEAD objects under that
-    prefix without signing, as on DANDI's public bucket; listing and writing stay refused.
+    With `public_read_prefixes` ("bucket/prefix"), anyone may also GET/HEAD objects under
+    those prefixes without signing, as on DANDI's public bucket; listing and writing stay
+    refused.
     """
 
     data_dir: Path
@@ -189,7 +196,7 @@ class SeaweedS3:
     port: int
     access_key: str = DEV_S3_ACCESS_KEY
     secret_key: str = DEV_S3_SECRET_KEY
-    public_read_prefix: str | None = None
+    public_read_prefixes: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -209,11 +216,11 @@ class SeaweedS3:
             "actions": ["Admin", "Read", "List", "Tagging", "Write"],
         }
         identities = [identity]
-        if self.public_read_prefix:
+        if self.public_read_prefixes:
             # SeaweedFS names unsigned requests "anonymous". Its resource must end in "/*":
             # "Read:bucket/blobs" matches no object at all (SeaweedFS 4.48).
-            resource = self.public_read_prefix.strip("/") + "/*"
-            identities.append({"name": "anonymous", "actions": [f"Read:{resource}"]})
+            reads = [f"Read:{p.strip('/')}/*" for p in self.public_read_prefixes]
+            identities.append({"name": "anonymous", "actions": reads})
         config.write_text(json.dumps({"identities": identities}))
         config.chmod(0o600)
         return config

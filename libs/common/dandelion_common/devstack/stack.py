@@ -24,7 +24,7 @@ from dandelion_common.devstack.process import (
     port_is_free,
     wait_until,
 )
-from dandelion_common.devstack.servers import Postgres, Redis, SeaweedS3
+from dandelion_common.devstack.servers import Postgres, Redis, SeaweedS3, public_prefixes
 from dandelion_common.settings import DevstackSettings, Settings
 
 SERVICES = ("api", "search-api", "worker ingest", "worker search", "worker doi")
@@ -41,7 +41,8 @@ class Stack:
             self.data_dir / "s3",
             host,
             config.s3_port,
-            public_read_prefix=f"{Settings().s3.bucket}/blobs",  # open blobs, as DANDI's bucket
+            # Open blobs and published manifests, as on DANDI's bucket.
+            public_read_prefixes=public_prefixes(Settings().s3.bucket),
         )
         self.children: list[Child] = []
         self._stopping = False

@@ -131,3 +131,31 @@ SUMMARIZE_VERSION = JobContract(
     key=lambda p: str(p.version_id),
     debounce_seconds=2.0,
 )
+
+
+class PublishRequest(Payload):
+    dandiset_id: int
+    user_id: int
+
+
+# The draft (status Publishing) becomes an immutable version; one publish per dandiset at a time.
+PUBLISH_VERSION = JobContract(
+    "publish", Queue.INGEST, PublishRequest, key=lambda p: str(p.dandiset_id)
+)
+
+# dandiset.yaml, assets.yaml and the JSON-LD manifests of a published version, in S3.
+WRITE_MANIFESTS = JobContract(
+    "write_manifests", Queue.INGEST, VersionRef, key=lambda p: str(p.version_id)
+)
+
+
+class DoiRef(Payload):
+    doi: str
+
+
+# Bring one DOI at DataCite to its row's target. Debounced: a burst of edits is one write.
+# The doi worker's reconcile cron re-asks for every DOI not yet at its target, so a DataCite
+# outage longer than the tries only delays registration.
+SYNC_DOI = JobContract(
+    "sync_doi", Queue.DOI, DoiRef, key=lambda p: p.doi, debounce_seconds=1.0, max_tries=20
+)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from dandelion_api.auth.dependencies import ApprovedUser, MaybeUser
 from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.params import DandisetId, VersionId
 from dandelion_api.versions import service
-from dandelion_api.versions.schemas import VersionInfo, VersionOut, VersionUpdate
+from dandelion_api.versions.schemas import PublishBody, VersionInfo, VersionOut, VersionUpdate
 from dandelion_common.web.resources import ResourcesDep
 from dandelion_common.web.routing import CommitRoute, SessionDep
 
@@ -85,3 +86,20 @@ async def delete_version(
     """Delete a published version (admins only)."""
     await service.delete_published(session, user, dandiset_id, version)
     return Response(status_code=204)
+
+
+@router.post("/{version}/publish/", status_code=202, response_model=None)
+async def publish_version(
+    dandiset_id: DandisetId,
+    version: VersionId,
+    session: SessionDep,
+    user: ApprovedUser,
+    body: Annotated[PublishBody | None, Body()] = None,
+) -> JSONResponse:
+    """Publish the draft (owners only): 202 and a null body at once; the new version
+    `0.YYMMDD.HHMM` appears when the publish job has run. 400 when the draft or one of its
+    assets is not valid or nothing changed since the last publish, 409 while validation is
+    pending, 423 while a publish is running."""
+    notes = body.release_notes if body else None
+    await service.publish(session, user, dandiset_id, version, notes)
+    return JSONResponse(None, status_code=202)

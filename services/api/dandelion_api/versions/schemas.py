@@ -49,3 +49,7 @@ class VersionInfo(VersionOut):
 class VersionUpdate(BaseModel):
     name: str = Field(max_length=300)
     metadata: dict[str, Any]
+
+
+class PublishBody(BaseModel):
+    release_notes: str | None = Field(None, max_length=5000)

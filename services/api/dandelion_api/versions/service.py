@@ -1,4 +1,4 @@
-"""Version use cases: list, read, edit the draft, delete a published version."""
+"""Version use cases: list, read, edit the draft, publish it, delete a published version."""
 
 from __future__ import annotations
 
@@ -14,9 +14,24 @@ from dandelion_api.dandisets.schemas import DandisetShort
 from dandelion_api.dandisets.service import dandiset_short, version_detail
 from dandelion_api.versions.schemas import VersionInfo, VersionOut, VersionUpdate
 from dandelion_api.versions.validation import request_validation
-from dandelion_common.db.enums import AssetStatus, EmbargoStatus, OutboxEntity, OutboxOperation
+from dandelion_common.db.enums import (
+    AssetStatus,
+    EmbargoStatus,
+    OutboxEntity,
+    OutboxOperation,
+    VersionStatus,
+)
 from dandelion_common.db.models import Asset, Dandiset, User, Version, VersionAsset
-from dandelion_common.errors import BadRequest, MethodNotAllowed, NotFound, PermissionDenied
+from dandelion_common.errors import (
+    BadRequest,
+    Conflict,
+    Locked,
+    MethodNotAllowed,
+    NotFound,
+    PermissionDenied,
+)
+from dandelion_common.jobs import enqueue_after_commit
+from dandelion_common.jobs.contracts import PUBLISH_VERSION, PublishRequest
 from dandelion_common.metadata import contact_person, full_metadata, strip_computed
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
@@ -138,6 +153,8 @@ async def update_draft(
     if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
         raise BadRequest("Cannot modify a dandiset while it is being unembargoed.")
     draft = await get_version(session, dandiset_id, "draft", lock=True)
+    if draft.status is VersionStatus.PUBLISHING:  # the publish job copies what it checked
+        raise Locked("Dandiset is currently being published")
     new_metadata = {**strip_computed(body.metadata), "schemaKey": "Dandiset"}
     new_metadata.setdefault("schemaVersion", draft.metadata_.get("schemaVersion"))
     if new_metadata != draft.metadata_ or body.name != draft.name:
@@ -166,3 +183,44 @@ async def delete_published(
     for asset_id in await session.scalars(held):
         emit(session, OutboxEntity.ASSET, asset_id)
     await session.delete(found)
+
+
+NOT_PUBLISHABLE = "Dandiset metadata or asset metadata is not valid"
+# DANDI's answers to a publish of a draft that is not Valid, by status.
+_REFUSALS: dict[VersionStatus, Exception] = {
+    VersionStatus.PUBLISHED: BadRequest(
+        "There have been no changes to the draft version since the last publish."
+    ),
+    VersionStatus.PUBLISHING: Locked("Dandiset is currently being published"),
+    VersionStatus.VALIDATING: Conflict("Dandiset is currently being validated"),
+    VersionStatus.PENDING: Conflict(
+        "Metadata validation is pending for this dandiset, please try again later."
+    ),
+    VersionStatus.INVALID: BadRequest(NOT_PUBLISHABLE),
+}
+
+
+async def publish(
+    session: AsyncSession, user: User, dandiset_id: int, version: str, release_notes: str | None
+) -> None:
+    """Check and lock the draft, mark it Publishing, and ask the ingest worker to publish it
+    (after commit). The draft stays Publishing, refusing edits, until the job is done."""
+    dandiset = await owned_dandiset(session, dandiset_id, user)
+    if version != "draft":
+        raise MethodNotAllowed("Only draft versions can be published.")
+    if dandiset.embargo_status is not EmbargoStatus.OPEN:
+        raise BadRequest("Operation only allowed on OPEN dandisets")
+    draft = await get_version(session, dandiset_id, "draft", lock=True)
+    if draft.status in _REFUSALS:
+        raise _REFUSALS[draft.status]
+    invalid = (
+        select(VersionAsset.asset_id)
+        .join(Asset, Asset.id == VersionAsset.asset_id)
+        .where(VersionAsset.version_id == draft.id, Asset.status != AssetStatus.VALID)
+        .limit(1)
+    )
+    if await session.scalar(invalid) is not None:
+        raise BadRequest(NOT_PUBLISHABLE)
+    draft.status, draft.release_notes = VersionStatus.PUBLISHING, release_notes
+    payload = PublishRequest(dandiset_id=dandiset_id, user_id=user.id)
+    enqueue_after_commit(session, PUBLISH_VERSION, payload)
