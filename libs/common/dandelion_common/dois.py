@@ -48,7 +48,7 @@ async def want_doi(
             index_elements=[Doi.doi],
             set_={
                 "target": statement.excluded.target,
-                "updated": func.now(),
+                "updated": func.clock_timestamp(),  # compared with wall-clock sync times
                 "error": None,
                 "error_status": None,
                 "attempts": 0,

@@ -196,17 +196,18 @@ async def sync_doi(ctx: Context, payload: DoiRef) -> str:
 # draft's metadata.
 DISCOVER = [
     """INSERT INTO dois (doi, dandiset_id, target)
-        SELECT concat(:prefix, '/', :instance, '.', lpad(d.id::text, 6, '0')), d.id, 'draft'
+        SELECT concat(CAST(:prefix AS text), '/', CAST(:instance AS text), '.',
+               lpad(d.id::text, 6, '0')), d.id, 'draft'
         FROM dandisets d WHERE d.embargo_status = 'OPEN'
         ON CONFLICT (doi) DO NOTHING""",
-    """UPDATE dois SET target = 'deleted', updated = now()
+    """UPDATE dois SET target = 'deleted', updated = clock_timestamp()
         WHERE version IS NULL AND target = 'draft'
         AND NOT EXISTS (SELECT 1 FROM dandisets d WHERE d.id = dois.dandiset_id)""",
-    """UPDATE dois SET target = 'hidden', updated = now()
+    """UPDATE dois SET target = 'hidden', updated = clock_timestamp()
         WHERE target = 'findable' AND NOT EXISTS (
             SELECT 1 FROM versions v WHERE v.dandiset_id = dois.dandiset_id
             AND v.version = coalesce(dois.version, v.version))""",
-    """UPDATE dois SET updated = now() FROM versions v
+    """UPDATE dois SET updated = clock_timestamp() FROM versions v
         WHERE dois.version IS NULL AND dois.target = 'draft' AND dois.state <> 'failed'
         AND v.dandiset_id = dois.dandiset_id AND v.version = 'draft'
         AND dois.synced IS NOT NULL AND v.modified > dois.synced""",
