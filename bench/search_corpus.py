@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dandelion_common.search.backends.base import sample_bucket
 from dandelion_common.search.folding import fold
 from dandelion_common.search.hierarchy import TECHNIQUE, techniques
 from dandelion_common.search.schemas import Facet
@@ -215,6 +216,7 @@ def asset_source(doc: dict[str, Any]) -> dict[str, Any]:
         "age_days_max": doc["age_days"],
         "electrode_count_min": doc["electrode_count"],
         "electrode_count_max": doc["electrode_count"],
+        "sample": sample_bucket(doc["asset_id"]),
     }
 
 
