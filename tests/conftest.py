@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+from doi.fake_datacite import fake_datacite, fake_datacite_server
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,6 +22,8 @@ from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage
 from dandelion_common.web.resources import Resources
+
+__all__ = ["fake_datacite", "fake_datacite_server"]  # the fake DataCite, for every directory
 
 
 @pytest.fixture(scope="session")

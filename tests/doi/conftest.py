@@ -1,14 +1,14 @@
-"""Fixtures of the doi tests: the fake DataCite, and dandischema configured for payloads."""
+"""Fixtures of the doi tests: dandischema configured for payloads (the fake DataCite's
+fixtures are in tests/conftest.py, for every test directory)."""
 
 from __future__ import annotations
 
 import pytest
-from doi.fake_datacite import fake_datacite, fake_datacite_server
 
 from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Environment, InstanceSettings, Settings
 
-__all__ = ["dandischema_instance", "fake_datacite", "fake_datacite_server"]
+__all__ = ["dandischema_instance"]
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ DANDELION_TEST_S3_ACCESS_KEY / _SECRET_KEY) to use servers you run yourself.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,3 +94,7 @@ def ephemeral_servers() -> Iterator[ServerUrls]:
     finally:
         for child in reversed(children):
             child.stop()
+        # Each session writes gigabytes (S3 volumes are preallocated); left behind, they fill
+        # the disk until SeaweedFS has no capacity for new volumes.
+        if not os.environ.get("DANDELION_KEEP_TEST_DATA"):
+            shutil.rmtree(root, ignore_errors=True)
