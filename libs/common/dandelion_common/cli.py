@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 # Entry points by name, so this package never imports a service at module level.
 APPS = {"api": "dandelion_api.app:create_app", "search-api": "dandelion_search.app:create_app"}
 WORKERS = {q.value: f"dandelion_{q.value}.worker" for q in Queue}
+# Seconds uvicorn lets open requests finish after SIGTERM; the Deployments' grace periods
+# are sized on it (deploy/k8s, checked by tests/deploy).
+UVICORN_DRAIN_SECONDS = 30
 
 T = TypeVar("T")
 
@@ -54,7 +57,9 @@ def migrate(revision: str) -> None:
     """Apply database migrations (idempotent)."""
     from dandelion_common.db.migrate import upgrade
 
-    upgrade(get_settings().postgres.url, revision)
+    settings = get_settings()
+    configure_logging(settings.logging, service="migrate")
+    upgrade(settings.postgres.url, revision)
 
 
 def _serve(name: str, host: str, port: int) -> None:
@@ -69,7 +74,7 @@ def _serve(name: str, host: str, port: int) -> None:
         port=port,
         log_config=None,
         proxy_headers=True,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=UVICORN_DRAIN_SECONDS,
     )
 
 
@@ -103,21 +108,65 @@ def worker(queue: str) -> None:
 @main.command("worker-health")
 @click.argument("queue", type=click.Choice(sorted(WORKERS)))
 def worker_health(queue: str) -> None:
-    """Exit 0 if a worker of QUEUE on this host has reported recently (a k8s probe)."""
+    """Exit 0 if a worker of QUEUE on this host has reported recently (a k8s probe).
+
+    A Redis that cannot be reached also exits 0: restarting the worker would not bring Redis
+    back, and every worker pod would restart at once (the worker itself fails its jobs and
+    retries them meanwhile).
+    """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
     from dandelion_common.jobs.queue import JobQueue
 
     async def check() -> bool:
         jobs = await JobQueue.connect(get_settings().redis)
         try:
             pattern = f"dandelion:health:{queue}:{socket.gethostname()}:*"
-            return bool([key async for key in jobs.redis.scan_iter(match=pattern)])
+            # Large SCAN pages: a probe should cost a few round trips, not one per 10 keys.
+            keys = jobs.redis.scan_iter(match=pattern, count=1000)
+            return bool([key async for key in keys])
         finally:
             await jobs.close()
 
-    if not asyncio.run(check()):
+    try:
+        alive = asyncio.run(check())
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        click.echo(f"redis unreachable ({exc!r}); not a reason to restart this worker", err=True)
+        return
+    if not alive:
         click.echo(f"no live {queue} worker on {socket.gethostname()}", err=True)
         sys.exit(1)
     click.echo("ok")
+
+
+@main.command("ensure-bucket")
+def ensure_bucket() -> None:
+    """Create the configured S3 bucket if it does not exist (first deployment, dev clusters)."""
+    from dandelion_common.devstack.bootstrap import ensure_bucket as create
+
+    settings = get_settings()
+    configure_logging(settings.logging, service="ensure-bucket")
+    asyncio.run(create(settings))
+    click.echo(f"bucket {settings.s3.bucket} is there")
+
+
+@main.command("config-reference")
+@click.option(
+    "--write",
+    "target",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Replace the generated section of this Markdown file instead of printing.",
+)
+def config_reference(target: Path | None) -> None:
+    """Print the reference of every DANDELION_* setting, generated from the settings models."""
+    from dandelion_common.config_reference import render, replace_section
+
+    if target is None:
+        click.echo(render(), nl=False)
+        return
+    target.write_text(replace_section(target.read_text(), render()))
+    click.echo(f"updated {target}", err=True)
 
 
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -32,9 +32,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class ServiceField(logging.Filter):
+    """Name the process's service on every record, so logs gathered together stay apart."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        return True
+
+
 def configure_logging(settings: LoggingSettings, *, service: str) -> None:
     """Route all logging, uvicorn's and arq's included, through one handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ServiceField(service))
     if settings.json_format:
         handler.setFormatter(JsonFormatter())
     else:
@@ -48,4 +61,7 @@ def configure_logging(settings: LoggingSettings, *, service: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    logging.getLogger("dandelion").info("logging configured", extra={"service": service})
+    # Our middleware logs each request with its route, status and duration as fields
+    # (`web.metrics`); uvicorn's access line would say the same again as text.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("dandelion").info("logging configured")

@@ -140,6 +140,10 @@ class WorkerSettings(BaseModel):
     health_check_interval_seconds: int = Field(10, ge=1)
     # How often an idle worker looks for new jobs: the floor of a job's pickup latency.
     poll_delay_seconds: float = Field(0.1, gt=0)
+    # Port of the worker's Prometheus /metrics. Unset serves none, so the workers of one
+    # machine (`make run`, tests) never contend for a port; each pod has its own.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
 
 class GcSettings(BaseModel):

@@ -23,6 +23,7 @@ from dandelion_common.settings import Settings, get_settings
 from dandelion_common.web.cors import Cors
 from dandelion_common.web.errors import install_error_handlers
 from dandelion_common.web.health import router as health_router
+from dandelion_common.web.metrics import install_metrics
 from dandelion_common.web.resources import lifespan_for
 from dandelion_common.web.slashes import PermanentSlashRedirect
 
@@ -75,4 +76,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.api.cors_origins,
         allow_origin_regex=settings.api.cors_origin_regex,
     )
+    install_metrics(app)  # last, so it is outermost and measures every answer
     return app

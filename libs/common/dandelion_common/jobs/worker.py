@@ -1,5 +1,6 @@
 """The consumer side: an arq worker per service queue, with clients built at startup, a
-per-process health key, and `job_session` as the one commit point of a job."""
+per-process health key, Prometheus metrics, and `job_session` as the one commit point of a
+job."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from dandelion_common.db.session import Database
 from dandelion_common.errors import TRANSIENT_ERRORS
 from dandelion_common.jobs.buffer import flush_committed_jobs
 from dandelion_common.jobs.contracts import JobContract, P, PingPayload, Queue, ping_contract
+from dandelion_common.jobs.metrics import JobMetrics, Stopping, instrument, serve_metrics
 from dandelion_common.jobs.queue import JobQueue, arq_redis_settings
 from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings
@@ -92,6 +94,29 @@ async def _startup(ctx: Context) -> None:
     ctx["storage"] = await S3Storage.connect(settings.s3)
 
 
+async def _start_metrics(ctx: Context) -> None:
+    settings: Settings = ctx["settings"]
+    port = settings.worker.metrics_port
+    if port is not None:
+        host = settings.worker.metrics_host
+        ctx["metrics_server"] = await serve_metrics(
+            ctx["metrics"], ctx["redis"], host=host, port=port
+        )
+
+
+async def _on_startup(ctx: Context) -> None:
+    if ctx["with_clients"]:
+        await _startup(ctx)
+    await _start_metrics(ctx)
+
+
+async def _on_shutdown(ctx: Context) -> None:
+    if "metrics_server" in ctx:
+        await ctx.pop("metrics_server").cleanup()
+    if ctx["with_clients"]:
+        await _shutdown(ctx)
+
+
 def close_at_shutdown(ctx: Context, close: Callable[[], Awaitable[None] | None]) -> None:
     """Register a client a job made on first use; the worker closes it when it stops."""
     ctx.setdefault("closers", []).append(close)
@@ -126,18 +151,25 @@ def build_worker(
     queue_name = queue.redis_name if isinstance(queue, Queue) else queue
     key = health_key(queue)
     configure_dandischema(settings.instance)  # before any job imports dandischema.models
-    ctx: Context = {"settings": settings, "queue_name": queue_name, "health_key": key}
+    metrics, stopping = JobMetrics(queue_name), Stopping()
+    ctx: Context = {
+        "settings": settings,
+        "queue_name": queue_name,
+        "health_key": key,
+        "metrics": metrics,
+        "with_clients": with_clients,
+    }
     crons = [job for make in cron_jobs if (job := make(settings)) is not None]
-    return Worker(
-        functions,
-        cron_jobs=crons,
+    worker = Worker(
+        [instrument(f, metrics, stopping) for f in functions],
+        cron_jobs=[instrument(job, metrics, stopping) for job in crons],
         queue_name=queue_name,
         redis_settings=arq_redis_settings(settings.redis),
         redis_pool=redis_pool,
         burst=burst,
         ctx=ctx,
-        on_startup=_startup if with_clients else None,
-        on_shutdown=_shutdown if with_clients else None,
+        on_startup=_on_startup,
+        on_shutdown=_on_shutdown,
         max_jobs=settings.worker.max_jobs,
         job_timeout=settings.worker.job_timeout_seconds,
         # On SIGTERM, running jobs get this long to finish; past it they are cancelled and
@@ -148,3 +180,6 @@ def build_worker(
         health_check_key=key,
         handle_signals=handle_signals,
     )
+    # arq calls this once it has cancelled the running jobs of a stopping worker.
+    worker.on_stop = stopping.set
+    return worker
