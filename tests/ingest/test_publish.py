@@ -25,6 +25,7 @@ from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, manifest_key
 from dandelion_ingest.manifests import manifests, write_manifests
 from dandelion_ingest.publish import free_version, publish, publish_draft
+from dandelion_ingest.summary import summarize_drafts_of, summarize_version
 
 
 @pytest.fixture
@@ -34,12 +35,15 @@ def ctx(
     return {"settings": settings, "db": db, "queue": job_queue, "storage": storage}
 
 
-async def publishing(session: AsyncSession, assets: int = 2) -> tuple[Dandiset, Version, User]:
+async def publishing(
+    session: AsyncSession, assets: int = 2, *, subject: str = "sub"
+) -> tuple[Dandiset, Version, User]:
     owner, _ = await create_user(session)
     dandiset, draft = await create_dandiset(session, owner=owner)
     draft.metadata_ = {**draft.metadata_, **PUBLISHABLE}
     for n in range(assets):
-        asset = await create_asset(session, version=draft, path=f"sub-{n}/sub-{n}_ecephys.nwb")
+        path = f"{subject}-{n}/{subject}-{n}_ecephys.nwb"
+        asset = await create_asset(session, version=draft, path=path)
         asset.status = AssetStatus.VALID
         asset.metadata_ = {
             **asset.metadata_, "schemaVersion": SCHEMA_VERSION,
@@ -177,3 +181,36 @@ async def test_the_jobs_publish_and_write_the_manifests(
     assert published is not None
     assert await manifests.coroutine(ctx, version_id=published.id) == f"{dandiset.id:06}/{version}"
     assert await storage.head(manifest_key(dandiset.id, version, "collection.jsonld"))
+
+
+async def test_a_current_stored_summary_is_reused_a_stale_one_recomputed(
+    session: AsyncSession, settings: Settings
+) -> None:
+    stored = {"schemaKey": "AssetsSummary", "numberOfBytes": 7, "numberOfFiles": 1}
+    for current, expected_files in ((True, 1), (False, 2)):
+        dandiset, draft, owner = await publishing(session, subject=f"s{current}")
+        draft.metadata_ = {**draft.metadata_, "assetsSummary": stored}
+        draft.assets_revision, draft.summary_revision = 5, 5 if current else 4
+        await session.flush()
+        request = PublishRequest(dandiset_id=dandiset.id, user_id=owner.id)
+        published = await publish_draft(session, settings, request)
+        assert published is not None
+        assert published.metadata_["assetsSummary"]["numberOfFiles"] == expected_files
+
+
+async def test_the_summary_job_records_the_revision_it_describes(
+    ctx: dict[str, Any], session: AsyncSession
+) -> None:
+    _, draft, _ = await publishing(session)
+    draft.status = VersionStatus.VALID
+    await session.flush()
+    asset_id = next(iter(await held(session, draft)))
+
+    await summarize_drafts_of(session, asset_id)  # what a validation does
+    await session.refresh(draft)
+    assert draft.assets_revision == 1
+    await summarize_version.coroutine(ctx, version_id=draft.id)
+
+    await session.refresh(draft)
+    assert draft.summary_revision == 1
+    assert draft.metadata_["assetsSummary"]["numberOfFiles"] == 2

@@ -129,6 +129,16 @@ async def _freeze_assets(session: AsyncSession, draft_id: int, activity: dict[st
     )
 
 
+async def _summary(session: AsyncSession, draft: Version) -> dict[str, Any]:
+    """The draft's stored assetsSummary when it describes the current asset revision (the
+    usual case: the summary job ran after the last validation), else a fresh aggregation."""
+    stored: dict[str, Any] | None = draft.metadata_.get("assetsSummary")
+    if stored is not None and draft.summary_revision == draft.assets_revision:
+        return stored
+    summary, _ = await session.run_sync(aggregate, draft.id)
+    return summary
+
+
 async def publish_draft(
     session: AsyncSession, settings: Settings, payload: PublishRequest
 ) -> Version | None:
@@ -143,7 +153,7 @@ async def publish_draft(
     user = await session.get(User, payload.user_id)
     assert dandiset is not None
     started = datetime.now(UTC)
-    summary = await session.run_sync(aggregate, draft.id)
+    summary = await _summary(session, draft)
     version = await free_version(session, dandiset.id, started)
     activity = publish_activity(settings, started, datetime.now(UTC))
     metadata = published_metadata(

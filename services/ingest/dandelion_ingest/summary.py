@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import and_, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -23,38 +23,48 @@ BATCH = 2000
 
 
 async def summarize_drafts_of(session: AsyncSession, asset_id: uuid.UUID) -> None:
-    """Ask (after commit) for the summary of every draft holding the asset."""
-    drafts = (
-        select(Version.id)
-        .join(VersionAsset, VersionAsset.version_id == Version.id)
-        .where(VersionAsset.asset_id == asset_id, Version.version == "draft")
+    """The asset's status changed: every draft holding it moves to a new asset revision and
+    asks (after commit) for its summary."""
+    held = select(VersionAsset.version_id).where(VersionAsset.asset_id == asset_id)
+    drafts = await session.scalars(
+        update(Version)
+        .where(Version.id.in_(held), Version.version == "draft")
+        .values(assets_revision=Version.assets_revision + 1, modified=Version.modified)
+        .returning(Version.id)
     )
-    for version_id in await session.scalars(drafts):
+    for version_id in drafts.all():
         enqueue_after_commit(session, SUMMARIZE_VERSION, VersionRef(version_id=version_id))
 
 
-def _documents(session: Session, version_id: int) -> Iterator[dict[str, Any]]:
-    """The fields the aggregation reads, streamed in batches (a draft may hold 1M assets)."""
+def _documents(session: Session, version_id: int, revision: list[int]) -> Iterator[dict[str, Any]]:
+    """The fields the aggregation reads, streamed in batches (a draft may hold 1M assets).
+    One statement, so one snapshot: `revision` gets the asset revision the rows are of."""
     from dandischema.consts import ALLOWED_INPUT_SCHEMAS
 
+    valid = and_(Asset.id == VersionAsset.asset_id, Asset.status == AssetStatus.VALID)
     rows = session.execute(
-        select(Asset.path, Asset.metadata_, AssetBlob.size)
-        .join(VersionAsset, VersionAsset.asset_id == Asset.id)
-        .join(AssetBlob, AssetBlob.id == Asset.blob_id)
-        .where(VersionAsset.version_id == version_id, Asset.status == AssetStatus.VALID)
+        select(Version.assets_revision, Asset.path, Asset.metadata_, AssetBlob.size)
+        .select_from(Version)
+        .outerjoin(VersionAsset, VersionAsset.version_id == Version.id)
+        .outerjoin(Asset, valid)
+        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .where(Version.id == version_id)
         .execution_options(yield_per=BATCH)
     )
-    for path, metadata, size in rows:
+    for assets_revision, path, metadata, size in rows:
+        revision[:] = [assets_revision]
         # One asset of an unknown schema version must not break the whole summary.
-        if metadata.get("schemaVersion") in ALLOWED_INPUT_SCHEMAS:
+        if metadata is not None and metadata.get("schemaVersion") in ALLOWED_INPUT_SCHEMAS:
             yield {**metadata, "path": path, "contentSize": size}
 
 
-def aggregate(session: Session, version_id: int) -> dict[str, Any]:
+def aggregate(session: Session, version_id: int) -> tuple[dict[str, Any], int]:
+    """The summary of the version's Valid assets, and the asset revision it describes."""
     from dandischema.metadata import aggregate_assets_summary
 
-    summary: dict[str, Any] = aggregate_assets_summary(_documents(session, version_id))
-    return summary
+    revision = [0]
+    summary: dict[str, Any] = aggregate_assets_summary(_documents(session, version_id, revision))
+    return summary, revision[0]
 
 
 @handler(SUMMARIZE_VERSION)
@@ -65,14 +75,19 @@ async def summarize_version(ctx: Context, payload: VersionRef) -> str:
         version = await session.get(Version, payload.version_id)
         if version is None or version.version != "draft":
             return "gone"
-        summary = await session.run_sync(aggregate, payload.version_id)
+        summary, revision = await session.run_sync(aggregate, payload.version_id)
         await session.execute(
             update(Version)
-            .where(Version.id == payload.version_id)
+            # A run that saw a newer revision has written a newer summary.
+            .where(
+                Version.id == payload.version_id,
+                func.coalesce(Version.summary_revision, -1) < revision,
+            )
             .values(
                 metadata_=Version.metadata_.op("||")(
                     literal({"assetsSummary": summary}, type_=JSONB)
                 ),
+                summary_revision=revision,
                 modified=Version.modified,
             )
         )

@@ -120,6 +120,11 @@ class Version(Timestamped, Base):
     size: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # The draft holds the notes of the publish in progress (DANDI's `release_notes`).
     release_notes: Mapped[str | None] = mapped_column(Text)
+    # Bumped by every change to the draft's Valid asset set (an asset added, removed or
+    # validated); the stored assetsSummary is current when it was computed at this revision,
+    # so a publish reuses it instead of aggregating every asset again.
+    assets_revision: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    summary_revision: Mapped[int | None] = mapped_column(BigInteger)
 
     dandiset: Mapped[Dandiset] = relationship(lazy="raise")
 

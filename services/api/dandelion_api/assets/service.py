@@ -266,6 +266,7 @@ async def _touch(session: AsyncSession, draft: Version, *, files: int, size: int
         .values(
             asset_count=Version.asset_count + files,
             size=Version.size + size,
+            assets_revision=Version.assets_revision + 1,
             status=VersionStatus.PENDING,
             modified=func.now(),
         )
