@@ -8,6 +8,7 @@ from dandelion_api.assets.router import nested as assets_router
 from dandelion_api.assets.router import top_level as top_level_assets_router
 from dandelion_api.auth.dependencies import get_current_user
 from dandelion_api.dandisets.router import router as dandisets_router
+from dandelion_api.dois.router import router as dois_router
 from dandelion_api.info.router import root_router as info_root_router
 from dandelion_api.info.router import router as info_router
 from dandelion_api.meta.router import router as meta_router
@@ -43,6 +44,7 @@ def api_router() -> APIRouter:
         search_router,  # before dandisets: `/dandisets/search/` is no dandiset id
         dandisets_router,
         versions_router,
+        dois_router,
         uploads_router,
         assets_router,
         top_level_assets_router,
