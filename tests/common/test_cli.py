@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dandelion_common.cli import main
 from dandelion_common.db.models import AssetBlob
 from dandelion_common.settings import Settings, get_settings
+from dandelion_common.storage import S3Storage
 
 
 @pytest.fixture
-def cli_env(settings: Settings) -> Iterator[dict[str, str]]:
-    """The CLI reads its settings from the environment, and `get_settings` caches them."""
+def cli_env(settings: Settings, storage: S3Storage) -> Iterator[dict[str, str]]:
+    """The CLI reads its settings from the environment, and `get_settings` caches them.
+    (`storage` makes the bucket: run alone, these tests are the first to need it.)"""
     get_settings.cache_clear()
     yield {
         "DANDELION_ENVIRONMENT": settings.environment.value,
