@@ -4,9 +4,10 @@ Facet fields are keywords; a search puts visibility, text and ranges in `query`,
 selection in `post_filter`, and gives each facet a `filter` aggregation holding the other
 facets' selections, so its counts ignore its own selection (the standard multi-select facet).
 Facets that drop the same selection share one `filter` aggregation. On a large index the
-counts run over a uniform sample (documents whose fixed `sample` bucket is below k) and are
-scaled by the filter's exact count; a filter matching at most the total cap is counted
-exactly by a second, small request.
+counts come from a second request (same round trip, `msearch`) whose query keeps only a
+uniform sample (documents whose fixed `sample` bucket is below k), so it visits about
+`sample_rows` documents however many match, and are scaled up; a group estimated to match
+at most the total cap is counted exactly by a third, small request.
 The server we test against has no analysis-common module, so text is folded in Python (see
 `folding`) and indexed with the standard analyser.
 """
@@ -201,20 +202,20 @@ class OpenSearchBackend:
         index = self.alias(query.kind)
         sample = await self._sample_below(query.kind) if query.facet_size else None
         body = search_body(query, visibility, total_cap=self.total_cap, sample=sample)
-        async with _answering():
-            response = await self.client.search(index=index, body=body)
-        aggregations = response.get("aggregations", {})
-        facets, small, estimated = _facets(query, aggregations, self.total_cap)
-        if small:  # filters matching few documents: count those exactly
-            exact_body = {
-                "size": 0,
-                "track_total_hits": False,
-                "query": body["query"],
-                "aggs": _aggregations(query, None, only=small),
-            }
-            async with _answering():
-                exact = await self.client.search(index=index, body=exact_body)
-            facets.update(_facets(query, exact["aggregations"], self.total_cap)[0])
+        requests: list[dict[str, Any]] = [{"index": index}, body]
+        if sample is not None:  # the facets over the sample only, in the same round trip
+            requests += [{"index": index}, _facet_body(query, visibility, sample=sample)]
+        response, *sampled = await self._msearch(requests)
+        facets, estimated = _facets(query, response.get("aggregations", {}))
+        small: list[str] = []
+        if sampled:
+            scale = SAMPLE_BUCKETS / sample if sample else 1.0
+            facets, small = _scaled(query, sampled[0]["aggregations"], scale, self.total_cap)
+            estimated = len(small) < len(_groups(query))
+        if small:  # groups matching few documents: count those exactly
+            exact_body = _facet_body(query, visibility, only=small)
+            (exact,) = await self._msearch([{"index": index}, exact_body])
+            facets.update(_facets(query, exact["aggregations"])[0])
         hits = response["hits"]["hits"]
         next_cursor = None
         if hits and len(hits) == query.size:
@@ -228,6 +229,15 @@ class OpenSearchBackend:
             facets_exact=not estimated,
             next_cursor=next_cursor,
         )
+
+    async def _msearch(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        async with _answering():
+            answer = await self.client.msearch(body=requests)
+        responses: list[dict[str, Any]] = answer["responses"]
+        for response in responses:
+            if "error" in response:
+                raise SearchUnavailable(f"OpenSearch: {response['error']}")
+        return responses
 
     async def _sample_below(self, kind: Kind) -> int | None:
         """The bucket bound k of a sample of about `sample_rows` documents; None when the
@@ -343,23 +353,37 @@ def _groups(query: SearchQuery) -> dict[str, tuple[Facet | None, list[Facet]]]:
     return groups
 
 
-def _aggregations(
-    query: SearchQuery, sample: int | None, *, only: Sequence[str] | None = None
-) -> dict[str, Any]:
+def _aggregations(query: SearchQuery, *, only: Sequence[str] | None = None) -> dict[str, Any]:
     terms = {"size": query.facet_size, "order": [{"_count": "desc"}, {"_key": "asc"}]}
     aggregations: dict[str, Any] = {}
     for name, (without, facets) in _groups(query).items():
         if only is not None and name not in only:
             continue
-        counts: dict[str, Any] = {f.value: {"terms": {"field": f.value, **terms}} for f in facets}
-        if sample is not None:
-            below = {"range": {"sample": {"lt": sample}}}
-            counts = {"sample": {"filter": below, "aggs": counts}}
         aggregations[name] = {
             "filter": {"bool": {"filter": _facet_filters(query, without=without)}},
-            "aggs": counts,
+            "aggs": {f.value: {"terms": {"field": f.value, **terms}} for f in facets},
         }
     return aggregations
+
+
+def _facet_body(
+    query: SearchQuery,
+    visibility: Visibility,
+    *,
+    sample: int | None = None,
+    only: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Facet counts alone: over the documents whose bucket is below `sample` (the query
+    then visits only those), or exactly over every match for the groups in `only`."""
+    filters = [*_visibility(visibility), *_ranges(query)]
+    if sample is not None:
+        filters.append({"range": {"sample": {"lt": sample}}})
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"bool": {"must": [_text(query)], "filter": filters}},
+        "aggs": _aggregations(query, only=only),
+    }
 
 
 def _highlight(query: SearchQuery) -> dict[str, Any]:
@@ -398,8 +422,8 @@ def search_body(
         "post_filter": {"bool": {"filter": _facet_filters(query)}},
         "sort": _sort(query),
     }
-    if query.facet_size:
-        body["aggs"] = _aggregations(query, sample)
+    if query.facet_size and sample is None:  # sampled facets are a request of their own
+        body["aggs"] = _aggregations(query)
     if query.highlight and fold([query.text]):
         body["highlight"] = _highlight(query)
     if query.cursor:
@@ -432,26 +456,33 @@ def _hit(query: SearchQuery, hit: dict[str, Any]) -> Hit:
 
 
 def _facets(
-    query: SearchQuery, aggregations: dict[str, Any], total_cap: int
-) -> tuple[dict[Facet, list[FacetCount]], list[str], bool]:
-    """The facet counts, the sampled groups small enough to count exactly instead, and
-    whether any counts are estimates."""
+    query: SearchQuery, aggregations: dict[str, Any]
+) -> tuple[dict[Facet, list[FacetCount]], bool]:
+    """Exact facet counts (and False: nothing estimated)."""
+    facets: dict[Facet, list[FacetCount]] = {}
+    for name, (_, members) in _groups(query).items():
+        if name in aggregations:
+            for facet in members:
+                buckets = aggregations[name][facet.value]["buckets"]
+                facets[facet] = [FacetCount(value=b["key"], count=b["doc_count"]) for b in buckets]
+    return facets, False
+
+
+def _scaled(
+    query: SearchQuery, aggregations: dict[str, Any], scale: float, total_cap: int
+) -> tuple[dict[Facet, list[FacetCount]], list[str]]:
+    """Sampled counts scaled up, and the groups estimated to match no more than the cap,
+    which are counted exactly instead."""
     facets: dict[Facet, list[FacetCount]] = {}
     small: list[str] = []
-    estimated = False
     for name, (_, members) in _groups(query).items():
-        if name not in aggregations:
+        group = aggregations[name]
+        if group["doc_count"] * scale <= total_cap:
+            small.append(name)
             continue
-        group, scale = aggregations[name], 1.0
-        if "sample" in group:
-            if group["doc_count"] <= total_cap:
-                small.append(name)
-                continue
-            scale = group["doc_count"] / max(1, group["sample"]["doc_count"])
-            group, estimated = group["sample"], True
         for facet in members:
-            buckets = group[facet.value]["buckets"]
             facets[facet] = [
-                FacetCount(value=b["key"], count=round(b["doc_count"] * scale)) for b in buckets
+                FacetCount(value=b["key"], count=round(b["doc_count"] * scale))
+                for b in group[facet.value]["buckets"]
             ]
-    return facets, small, estimated
+    return facets, small
