@@ -641,7 +641,7 @@ class Timings:
 
 
 ERROR_BUDGET_PCT = 10.0
-EXACT = 10**12  # a cap and sample size no corpus reaches: every count exact
+EXACT = 2**31 - 1  # a cap and sample size no corpus reaches (OpenSearch takes an int)
 
 
 async def accuracy_rows(e: Engines) -> list[Row]:
