@@ -136,6 +136,7 @@ def _version_update(world: World) -> dict[str, Any]:
 
 MATRIX: dict[tuple[str, str], Spec] = {
     # -- server-wide routes ------------------------------------------------------------------
+    ("GET", "/metrics"): Spec(PUBLIC),  # Prometheus; the Ingress does not route it
     ("GET", "/api/info/"): Spec(PUBLIC),
     ("GET", "/api/auth/token/"): Spec(APPROVED),
     ("POST", "/api/auth/token/"): Spec(APPROVED),
@@ -173,6 +174,11 @@ MATRIX: dict[tuple[str, str], Spec] = {
     # A safe method restricted to owners: DANDI's one exception to reads for all.
     ("GET", D + "/uploads/"): Spec(OWNERS, OWNERS),
     ("DELETE", D + "/uploads/"): Spec(OWNERS, OWNERS),
+    # Owners only; here the open draft is still Pending (409) and the embargoed one may not be
+    # published (400), as on DANDI.
+    ("POST", V + "/publish/"): Spec((401, 403, 403, 409, 409), (401, 403, 403, 400, 400)),
+    ("POST", D + "/unembargo/"): Spec((401, 403, 403, 400, 400), (401, 403, 403, 400, 400)),
+    ("GET", D + "/dois/"): Spec(PUBLIC, OWNERS),
     # -- versions ----------------------------------------------------------------------------
     ("GET", D + "/versions/"): Spec(PUBLIC, OWNERS),
     ("GET", V + "/"): Spec(PUBLIC, OWNERS),

@@ -59,6 +59,8 @@ class S3Settings(BaseModel):
     upload_url_expiry_seconds: int = Field(7 * 24 * 3600, ge=60, le=7 * 24 * 3600)
     download_url_expiry_seconds: int = Field(3600, ge=10, le=7 * 24 * 3600)
     timeout_seconds: float = Field(10.0, gt=0)
+    # Connections per process: copies and parallel ranged reads run dozens of requests at once.
+    max_connections: int = Field(64, ge=1, le=1024)
 
     @property
     def presign_endpoint_url(self) -> str:

@@ -3,9 +3,10 @@ ranged reads. Any S3 server works; SeaweedFS runs locally and in tests."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -102,6 +103,7 @@ class S3Storage:
             connect_timeout=settings.timeout_seconds,
             read_timeout=settings.timeout_seconds,
             retries={"max_attempts": 2, "mode": "standard"},
+            max_pool_connections=settings.max_connections,
         )
         stack = AsyncExitStack()
 
@@ -295,3 +297,90 @@ class S3Storage:
 
     def object_url(self, key: str) -> str:
         return object_url(self.settings, key)
+
+    # -- server-side copies and bulk deletes (unembargo moves blobs between prefixes) ---------
+
+    # S3's limits: one CopyObject copies at most 5 GiB; UploadPartCopy parts are 5 MiB..5 GiB
+    # (the last may be smaller), at most 10,000 of them.
+    MAX_COPY_OBJECT = 5 * 1024**3
+    MIN_COPY_PART, MAX_COPY_PART, MAX_COPY_PARTS = 5 * 1024**2, 5 * 1024**3, 10_000
+    DEFAULT_COPY_PART = 512 * 1024**2
+    COPY_PART_CONCURRENCY = 8
+    DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+
+    async def copy(self, src: str, dst: str, size: int, *, part_size: int | None = None) -> None:
+        """Copy `src` (`size` bytes) to `dst` inside the bucket, leaving the source's tags
+        behind. One CopyObject when `part_size` covers the whole object (None: as large as S3
+        allows); otherwise one UploadPartCopy per `part_size` bytes."""
+        if part_size is None:
+            part_size = size if size <= self.MAX_COPY_OBJECT else self.DEFAULT_COPY_PART
+        if size <= part_size and size <= self.MAX_COPY_OBJECT:
+            await self._call(
+                "copy_object",
+                Key=dst,
+                CopySource={"Bucket": self.bucket, "Key": src},
+                # Tags are copied by default: the embargo tag must not follow the object.
+                TaggingDirective="REPLACE",
+            )
+            return
+        await self._copy_multipart(src, dst, size, part_size)
+
+    def _copy_ranges(self, size: int, part_size: int) -> list[tuple[int, int, int]]:
+        """(part number, first byte, last byte) of each part of a multipart copy."""
+        if not self.MIN_COPY_PART <= part_size <= self.MAX_COPY_PART:
+            raise ValueError(f"copy part size {part_size} is outside S3's limits")
+        starts = range(0, size, part_size)
+        if len(starts) > self.MAX_COPY_PARTS:
+            raise ValueError(f"{size} bytes need more than {self.MAX_COPY_PARTS} parts")
+        return [(n, start, min(start + part_size, size) - 1) for n, start in enumerate(starts, 1)]
+
+    async def _copy_multipart(self, src: str, dst: str, size: int, part_size: int) -> None:
+        ranges = self._copy_ranges(size, part_size)
+        upload_id = await self.create_multipart_upload(dst)  # no tagging: the copy is untagged
+        gate = asyncio.Semaphore(self.COPY_PART_CONCURRENCY)
+
+        async def copy_part(number: int, first: int, last: int) -> tuple[int, str]:
+            async with gate:
+                response = await self._call(
+                    "upload_part_copy",
+                    Key=dst,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource={"Bucket": self.bucket, "Key": src},
+                    CopySourceRange=f"bytes={first}-{last}",
+                )
+            return number, str(response["CopyPartResult"]["ETag"]).strip('"')
+
+        tasks = [asyncio.ensure_future(copy_part(*r)) for r in ranges]
+        try:
+            parts = await asyncio.gather(*tasks)
+            await self.complete_multipart_upload(dst, upload_id, sorted(parts))
+        except BaseException:
+            # Stop the other parts before aborting, so none lands in an aborted upload. Best
+            # effort: garbage collection aborts an upload left behind under the blob prefixes.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with suppress(StorageError):
+                await self.abort_multipart_upload_if_exists(dst, upload_id)
+            raise
+
+    async def tags(self, key: str) -> dict[str, str]:
+        """The object's S3 tags (the embargo tag among them)."""
+        response = await self._call("get_object_tagging", Key=key)
+        return {str(t["Key"]): str(t["Value"]) for t in response.get("TagSet", [])}
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete objects, a thousand per request; a missing key counts as deleted."""
+        for start in range(0, len(keys), self.DELETE_BATCH):
+            chunk = keys[start : start + self.DELETE_BATCH]
+            response = await self._call(
+                "delete_objects",
+                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
+            )
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                message = f"S3 delete_objects failed for {len(errors)} keys, first {first}"
+                transient = first.get("Code") in ("InternalError", "SlowDown", "ServiceUnavailable")
+                raise (StorageUnavailable if transient else StorageError)(message)

@@ -7,6 +7,7 @@ from arq.worker import Function
 from dandelion_common.jobs.contracts import Queue
 from dandelion_common.jobs.worker import CronFactory, ping_handler
 from dandelion_ingest.checksum import sha256
+from dandelion_ingest.embargo import unembargo
 from dandelion_ingest.extraction import extract, inspect
 from dandelion_ingest.gc import gc_cron
 from dandelion_ingest.manifests import manifests
@@ -25,6 +26,7 @@ FUNCTIONS: list[Function] = [
     summarize_version,
     publish,
     manifests,
+    unembargo,
 ]
 # Built from settings at startup (the period is configured).
 CRON_JOBS: list[CronFactory] = [gc_cron]

@@ -159,3 +159,26 @@ class DoiRef(Payload):
 SYNC_DOI = JobContract(
     "sync_doi", Queue.DOI, DoiRef, key=lambda p: p.doi, debounce_seconds=1.0, max_tries=20
 )
+
+
+class UnembargoRequest(Payload):
+    dandiset_id: int
+    user_id: int  # who asked: the audit record names them
+
+
+# Move an UNEMBARGOING dandiset's blobs out of the embargoed prefix, then open it. One job per
+# dandiset; it resumes where a killed or deferred run stopped, so it may take many tries (an
+# S3 outage, or a huge dandiset continued past the worker's job timeout).
+UNEMBARGO = JobContract(
+    "unembargo", Queue.INGEST, UnembargoRequest, key=lambda p: str(p.dandiset_id), max_tries=50
+)
+
+# An asset of a dandiset just opened, validated again: VALIDATE_ASSET's job under an id of its
+# own, since the asset's earlier validation may still hold VALIDATE_ASSET's id (arq keeps a
+# result, and refuses that id, for an hour).
+REVALIDATE_UNEMBARGOED_ASSET = JobContract(
+    VALIDATE_ASSET.name,
+    Queue.INGEST,
+    AssetChecksum,
+    key=lambda p: f"{p.asset_id}@{p.sha256 or 'no-checksum'}@{'x' if p.extracted else '-'}@open",
+)

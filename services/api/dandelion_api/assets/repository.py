@@ -12,7 +12,15 @@ from sqlalchemy import Select, exists, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from dandelion_common.db.models import Asset, AssetBlob, DandisetOwner, Version, VersionAsset
+from dandelion_common.db.enums import EmbargoStatus
+from dandelion_common.db.models import (
+    Asset,
+    AssetBlob,
+    Dandiset,
+    DandisetOwner,
+    Version,
+    VersionAsset,
+)
 
 
 def glob_regex(pattern: str) -> str:
@@ -187,5 +195,17 @@ async def owns_a_dandiset_holding(session: AsyncSession, asset_id: uuid.UUID, us
         .where(VersionAsset.asset_id == asset_id)
         .where(Version.id == VersionAsset.version_id)
         .where(DandisetOwner.dandiset_id == Version.dandiset_id, DandisetOwner.user_id == user_id)
+    )
+    return bool(await session.scalar(query))
+
+
+async def in_embargoed_dandiset(session: AsyncSession, asset_id: uuid.UUID) -> bool:
+    """The asset is in a version of a dandiset that is not OPEN (embargoed or unembargoing)."""
+    query = select(
+        exists()
+        .where(VersionAsset.asset_id == asset_id)
+        .where(Version.id == VersionAsset.version_id)
+        .where(Dandiset.id == Version.dandiset_id)
+        .where(Dandiset.embargo_status != EmbargoStatus.OPEN)
     )
     return bool(await session.scalar(query))

@@ -154,12 +154,19 @@ def _require_blob(blob: AssetBlob | None) -> AssetBlob:
 async def readable_asset(
     session: AsyncSession, asset_id: uuid.UUID, user: User | None
 ) -> tuple[Asset, AssetBlob]:
-    """A top-level asset read: embargoed blobs only for owners of a dandiset holding them."""
+    """A top-level asset read: an embargoed blob, or an asset of a dandiset that is not OPEN,
+    only for admins and owners of a dandiset holding it.
+
+    The blob's flag alone is not enough: a blob may be open while the asset's own dandiset is
+    not (an unembargo that has moved it but not yet opened the dandiset; a blob shared by
+    upload dedup with an open dandiset), and the asset's path and metadata are its dandiset's.
+    """
     row = await repository.by_id(session, asset_id)
     if row is None:
         raise NotFound("No Asset matches the given query.")
     asset, blob = row[0], _require_blob(row[1])
-    if blob.embargoed and not (
+    restricted = blob.embargoed or await repository.in_embargoed_dandiset(session, asset.id)
+    if restricted and not (
         user
         and (user.is_admin or await repository.owns_a_dandiset_holding(session, asset.id, user.id))
     ):
@@ -217,7 +224,7 @@ async def _editable_draft(
     if version != "draft":
         raise MethodNotAllowed("Only draft versions can be modified.")
     if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest("Cannot modify a dandiset while it is being unembargoed.")
+        raise BadRequest("Dandiset modification not allowed during unembargo")
     return await get_version(session, dandiset_id, "draft")
 
 

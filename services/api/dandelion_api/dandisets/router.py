@@ -1,4 +1,5 @@
-"""`/api/dandisets/...`: list, create, retrieve, delete, owners, stars, pending uploads."""
+"""`/api/dandisets/...`: list, create, retrieve, delete, unembargo, owners, stars, pending
+uploads."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from dandelion_api.auth.dependencies import ApprovedUser, AuthenticatedUser, MaybeUser
-from dandelion_api.dandisets import service
+from dandelion_api.dandisets import embargo, service
 from dandelion_api.dandisets.repository import ListFilters
 from dandelion_api.dandisets.schemas import (
     DandisetCreate,
@@ -95,6 +97,17 @@ async def delete_dandiset(
     """Delete a dandiset that was never published (owners only)."""
     await service.delete_dandiset(session, user, dandiset_id)
     return Response(status_code=204)
+
+
+@router.post("/{dandiset_id}/unembargo/", response_model=None)
+async def unembargo(
+    dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser
+) -> JSONResponse:
+    """Start unembargoing an embargoed dandiset (owners and admins): 200 and a null body at
+    once; it is UNEMBARGOING, refusing changes, until the job has opened it. 400 when it is
+    not EMBARGOED or has unfinished uploads."""
+    await embargo.unembargo(session, user, dandiset_id)
+    return JSONResponse(None, status_code=200)
 
 
 @router.get("/{dandiset_id}/users/", response_model=list[Owner])

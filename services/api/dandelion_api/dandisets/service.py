@@ -257,7 +257,7 @@ async def delete_dandiset(session: AsyncSession, user: User, dandiset_id: int) -
     if await session.scalar(publishing):
         raise PermissionDenied("Cannot delete dandisets that are currently being published.")
     if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise PermissionDenied("Cannot delete dandisets that are currently being unembargoed.")
+        raise BadRequest("Dandiset modification not allowed during unembargo")
     audit.record(session, user, dandiset_id, "delete_dandiset", {})
     emit(session, OutboxEntity.DANDISET, dandiset_id, OutboxOperation.DELETE)
     await session.delete(dandiset)
@@ -284,7 +284,7 @@ async def set_owners(
 ) -> list[Owner]:
     dandiset = await owned_dandiset(session, dandiset_id, user, lock=True)
     if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest("Cannot change owners while the dandiset is being unembargoed.")
+        raise BadRequest("Dandiset modification not allowed during unembargo")
     if not refs:
         raise BadRequest("Cannot remove all draft owners")
     wanted: list[User] = []

@@ -55,7 +55,7 @@ async def initialize(
     if not await is_owner(session, dandiset.id, user):
         raise PermissionDenied("Action not allowed")
     if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest("Cannot upload to a dandiset while it is being unembargoed.")
+        raise BadRequest("Dandiset modification not allowed during unembargo")
     existing = await session.scalar(select(AssetBlob.id).where(AssetBlob.etag == body.digest.value))
     if existing is not None:
         raise BlobExists(existing)

@@ -151,7 +151,7 @@ async def update_draft(
     if version != "draft":
         raise MethodNotAllowed("Only draft versions can be modified.")
     if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest("Cannot modify a dandiset while it is being unembargoed.")
+        raise BadRequest("Dandiset modification not allowed during unembargo")
     draft = await get_version(session, dandiset_id, "draft", lock=True)
     if draft.status is VersionStatus.PUBLISHING:  # the publish job copies what it checked
         raise Locked("Dandiset is currently being published")
