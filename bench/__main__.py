@@ -11,6 +11,7 @@ from bench import (
     bench_foundation,
     bench_publish,
     bench_search,
+    bench_unembargo,
     bench_uploads,
 )
 from bench.table import Row, render
@@ -21,7 +22,7 @@ async def collect(urls: ServerUrls) -> list[Row]:
     uploads = [*bench_uploads.run(), *await bench_uploads.sha256_rows(urls)]
     ingest = [*await bench_extract.run(urls), *await bench_dandi_upload.run(urls)]
     api = [*await bench_foundation.run(urls), *await bench_api.run(urls)]
-    publish = await bench_publish.run(urls)
+    publish = [*await bench_publish.run(urls), *await bench_unembargo.run(urls)]
     return [*uploads, *ingest, *api, *publish, *await bench_search.run(urls)]
 
 
