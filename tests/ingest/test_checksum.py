@@ -257,3 +257,18 @@ async def test_a_missing_object_fails_without_retry(ctx: dict[str, Any]) -> None
     with pytest.raises(StorageError) as raised:
         await checksum.stream_sha256(ctx["storage"], blob_key(uuid.uuid4()), 10)
     assert not isinstance(raised.value, StorageUnavailable)
+
+
+async def test_a_blob_moved_by_an_unembargo_while_read_is_read_again(
+    ctx: dict[str, Any], stored: Store, session: AsyncSession, storage: S3Storage
+) -> None:
+    blob = await stored(b"moved while hashed")  # the row and the object say: open
+    stale = checksum._Blob(blob.id, blob_key(blob.id, embargoed=True), blob.size, blob.etag)
+
+    with pytest.raises(Retry):  # the key the job read is gone, and the row names another
+        await checksum.checksum_of(ctx, stale)
+
+    await storage.delete(blob_key(blob.id))
+    current = checksum._Blob(blob.id, blob_key(blob.id), blob.size, blob.etag)
+    with pytest.raises(StorageError):  # gone for good: not retried for ever
+        await checksum.checksum_of(ctx, current)

@@ -420,6 +420,18 @@ async def _checksum(ctx: Context, blob: _Blob) -> str:
     return checksum
 
 
+async def checksum_of(ctx: Context, blob: _Blob) -> str:
+    """`_checksum`, retried when an unembargo moved the object while it was read."""
+    try:
+        return await _checksum(ctx, blob)
+    except StorageError as exc:
+        async with job_session(ctx) as session:
+            now = await session.get(AssetBlob, blob.id)
+        if now is not None and blob_key(now.id, embargoed=now.embargoed) != blob.key:
+            raise Retry(defer=1) from exc
+        raise
+
+
 @handler(COMPUTE_SHA256)
 async def sha256(ctx: Context, payload: BlobRef) -> str:
     """Checksum a new blob, then ask for validation of the assets waiting for it."""
@@ -431,7 +443,7 @@ async def sha256(ctx: Context, payload: BlobRef) -> str:
             return blob.sha256  # already done (arq may run a job twice)
         key = blob_key(blob.id, embargoed=blob.embargoed)
         target = _Blob(blob.id, key, blob.size, blob.etag)
-    checksum = await _checksum(ctx, target)
+    checksum = await checksum_of(ctx, target)
     async with job_session(ctx) as session:
         blob = await session.get(AssetBlob, payload.blob_id, with_for_update=True)
         if blob is None:
