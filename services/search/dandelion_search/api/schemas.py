@@ -16,6 +16,12 @@ def _values(description: str, *examples: str) -> Any:
     return Field(default_factory=list, description=description, examples=[list(examples)])
 
 
+SORT_DESCRIPTION = (
+    "`relevance` or a field; a leading `-` sorts descending. On the PostgreSQL backend a "
+    "text search with more than 10,000 matches ranks its first 1,000 matches."
+)
+
+
 class SearchParams(BaseModel):
     """Filters shared by both kinds: OR within a facet, AND across facets and ranges."""
 
@@ -55,14 +61,14 @@ class SearchParams(BaseModel):
 
 class AssetSearchParams(SearchParams):
     sort: Literal["relevance", "path", "-path", "size", "-size", "modified", "-modified"] = Field(
-        "relevance", description="`relevance` or a field; a leading `-` sorts descending."
+        "relevance", description=SORT_DESCRIPTION
     )
 
 
 class DandisetSearchParams(SearchParams):
     sort: Literal[
         "relevance", "identifier", "name", "-name", "size", "-size", "modified", "-modified"
-    ] = Field("relevance", description="`relevance` or a field; a leading `-` sorts descending.")
+    ] = Field("relevance", description=SORT_DESCRIPTION)
 
 
 class FacetValue(BaseModel):

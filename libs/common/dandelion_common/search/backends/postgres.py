@@ -74,6 +74,8 @@ BODY_HEADLINE = f"MaxFragments=1, MaxWords=25, MinWords=10, {HEADLINE}"
 # A facet sample reads about SAMPLE_ROWS rows' pages; REPEATABLE gives the same estimate
 # (and the same warm pages) for the same query.
 SAMPLE_SEED = 20261124
+# Broad text queries rank this many matches (see `_Plan._source`).
+RELEVANCE_WINDOW = 1000
 # A sample estimating this many times the cap settles "more than the cap" without counting.
 BROAD = 5
 _RELTUPLES = text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)")
@@ -336,11 +338,13 @@ class _Plan:
 
     def _source(self, matches: int) -> FromClause:
         """What the hits are chosen from. Ranking every match of a broad text query reads
-        every match's tsvector, so above the cap relevance orders the first `cap` matches
-        (the same ones for every page), as a search engine's result window does."""
+        every match's tsvector (and finding them scans the table), so above the cap relevance
+        orders the first RELEVANCE_WINDOW matches (the same ones for every page), as a
+        search engine's result window does."""
         broad = self.tsquery is not None and matches > self.cap
         if self.query.sort is SortKey.RELEVANCE and broad:
-            return select(self.table).where(self._where()).limit(self.cap).subquery()
+            window = min(self.cap, RELEVANCE_WINDOW)
+            return select(self.table).where(self._where()).limit(window).subquery()
         return self.table
 
     async def hits(self, session: AsyncSession, matches: int) -> list[Any]:
