@@ -17,7 +17,7 @@ import asyncpg
 from sqlalchemy import literal, update
 from sqlalchemy.dialects.postgresql import JSONB
 
-from bench.bench_search import _asyncpg_dsn, scratch_database
+from bench.scratch import asyncpg_dsn, scratch_database
 from bench.table import Row
 from dandelion_common.db.models import Version
 from dandelion_common.db.session import Database
@@ -72,7 +72,7 @@ UPDATE versions SET asset_count = (SELECT count(*) FROM seed), size = (SELECT su
 
 
 async def seed(url: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         async with conn.transaction():
             for statement in filter(str.strip, SEED_SQL.replace("$1", str(ASSETS)).split(";\n")):
@@ -101,7 +101,7 @@ async def summarize(db: Database) -> float:
 
 
 async def run(urls: ServerUrls) -> list[Row]:
-    async with scratch_database(urls.postgres) as url:
+    async with scratch_database(urls.postgres, prefix="bench_publish") as url:
         await seed(url)
         settings = urls.settings()
         settings = settings.model_copy(update={"postgres": PostgresSettings(url=url)})

@@ -52,13 +52,12 @@ from typing import Any
 
 import asyncpg
 from opensearchpy import AsyncOpenSearch
-from sqlalchemy.engine import make_url
 
 from bench.bench_foundation import process, service_env
+from bench.scratch import asyncpg_dsn, scratch_database
 from bench.search_corpus import AssetRecord, Corpus, Dandiset, dumps
 from bench.table import Row, render
 from dandelion_common.db.enums import OutboxEntity
-from dandelion_common.db.migrate import upgrade
 from dandelion_common.db.models import Asset, AssetBlob, Version, VersionAsset
 from dandelion_common.db.models import Dandiset as DandisetModel
 from dandelion_common.db.session import Database
@@ -140,30 +139,11 @@ class Engines:
         return named + ([("OpenSearch", self.opensearch)] if self.opensearch else [])
 
 
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@asynccontextmanager
-async def scratch_database(server_url: str) -> AsyncIterator[str]:
-    """A migrated database of our own: other benches' rows and outbox never mix with ours."""
-    name = f"bench_search_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        await asyncio.to_thread(upgrade, url)
-        yield url
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
-
-
 @asynccontextmanager
 async def engines(server_url: str) -> AsyncIterator[Engines]:
-    async with scratch_database(server_url) as url:
+    async with scratch_database(server_url, prefix="bench_search") as url:
         db = Database.connect(PostgresSettings(url=url, pool_size=4), application_name="bench")
-        conn = await asyncpg.connect(_asyncpg_dsn(url))
+        conn = await asyncpg.connect(asyncpg_dsn(url))
         opensearch = None
         if os_url := os.environ.get("DANDELION_TEST_OPENSEARCH_URL"):
             client = AsyncOpenSearch(hosts=[os_url], timeout=300)

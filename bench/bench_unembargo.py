@@ -17,15 +17,12 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
+from bench.scratch import asyncpg_dsn, scratch_database
 from bench.table import Row
-from dandelion_common.db.migrate import upgrade
 from dandelion_common.db.session import Database
 from dandelion_common.devstack.ephemeral import ServerUrls
 from dandelion_common.jobs.queue import JobQueue
@@ -61,28 +58,9 @@ UPDATE versions SET asset_count = $1, size = $1 * $2, status = 'Valid'
 """
 
 
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@asynccontextmanager
-async def scratch_database(server_url: str) -> AsyncIterator[str]:
-    """A migrated database of our own: other benches' seeds (dandiset 1) never clash."""
-    name = f"bench_unembargo_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(_dsn(server_url))
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        await asyncio.to_thread(upgrade, url)
-        yield url
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
-
-
 async def seed(url: str) -> list[uuid.UUID]:
     """The rows, in one transaction; returns the blob ids."""
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         async with conn.transaction():
             # Both numbers are ints, so inlining them is safe.
@@ -118,7 +96,7 @@ def bench_settings(urls: ServerUrls, database: str) -> Settings:
 
 
 async def run(urls: ServerUrls) -> list[Row]:
-    async with scratch_database(urls.postgres) as database:
+    async with scratch_database(urls.postgres, prefix="bench_unembargo") as database:
         settings = bench_settings(urls, database)
         storage = await S3Storage.connect(settings.s3)
         db = Database.connect(settings.postgres, application_name="bench-unembargo")
@@ -158,7 +136,7 @@ async def measure(ctx: dict[str, Any], database: str) -> list[Row]:
 
 async def check(database: str, result: str) -> None:
     """The run did the whole job: refuse to report a time for less."""
-    conn = await asyncpg.connect(_dsn(database))
+    conn = await asyncpg.connect(asyncpg_dsn(database))
     try:
         status = await conn.fetchval("SELECT embargo_status FROM dandisets WHERE id = 1")
         left = await conn.fetchval("SELECT count(*) FROM asset_blobs WHERE embargoed")
