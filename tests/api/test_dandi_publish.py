@@ -89,7 +89,19 @@ def test_upload_publish_doi_and_download_the_published_version(
     tmp_path: Path,
 ) -> None:
     key = asyncio.run(approved_user(database))
-    client = httpx.Client(base_url=api, headers={"Authorization": f"token {key}"}, timeout=30)
+    headers = {"Authorization": f"token {key}"}
+    with httpx.Client(base_url=api, headers=headers, timeout=30) as client:
+        _publish_and_download(servers, api, key, client, fake_datacite, tmp_path)
+
+
+def _publish_and_download(
+    servers: ServerUrls,
+    api: str,
+    key: str,
+    client: httpx.Client,
+    fake_datacite: FakeDataCite,
+    tmp_path: Path,
+) -> None:
     created = client.post("/dandisets/", json={"name": "Published E2E", "metadata": PUBLISHABLE})
     assert created.status_code == 200, created.text
     identifier = created.json()["identifier"]
