@@ -54,6 +54,10 @@ class S3Settings(BaseModel):
     public_endpoint_url: str | None = None
     region: str = "us-east-1"
     bucket: str = "dandelion"
+    # Zarr archives live in a bucket of their own with S3 object versioning on: a published
+    # version keeps the object versions it had, while the draft's files change. Empty means
+    # "<bucket>-zarr". The bucket must have versioning enabled (the dev stack turns it on).
+    zarr_bucket: str = ""
     access_key_id: str = DEV_S3_ACCESS_KEY
     secret_access_key: SecretStr = SecretStr(DEV_S3_SECRET_KEY)
     upload_url_expiry_seconds: int = Field(7 * 24 * 3600, ge=60, le=7 * 24 * 3600)
@@ -65,6 +69,10 @@ class S3Settings(BaseModel):
     @property
     def presign_endpoint_url(self) -> str:
         return self.public_endpoint_url or self.endpoint_url
+
+    @property
+    def zarr_bucket_name(self) -> str:
+        return self.zarr_bucket or f"{self.bucket}-zarr"
 
 
 class OpenSearchSettings(BaseModel):

@@ -35,6 +35,14 @@ def blob_key(blob_id: uuid.UUID | str, *, embargoed: bool = False) -> str:
     return EMBARGOED_PREFIX + key if embargoed else key
 
 
+ZARR_PREFIX = "zarr/"
+
+
+def zarr_key(zarr_id: uuid.UUID | str, path: str = "") -> str:
+    """`zarr/{zarr_id}/{path}` in the zarr bucket (DANDI's layout)."""
+    return f"{ZARR_PREFIX}{zarr_id}/{path}"
+
+
 def manifest_key(dandiset_id: int, version: str, name: str) -> str:
     """`dandisets/000123/0.240101.1200/assets.yaml`: a published version's manifests."""
     return f"dandisets/{dandiset_id:06}/{version}/{name}"
@@ -62,6 +70,17 @@ class ObjectInfo:
 
 
 @dataclass(frozen=True)
+class ListedObject:
+    """One object of a listing; `version_id` only from `latest_versions`."""
+
+    key: str
+    etag: str  # without quotes
+    size: int
+    last_modified: datetime
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
 class MultipartUploadInfo:
     key: str
     upload_id: str
@@ -86,13 +105,31 @@ class S3Storage:
     """One bucket. `_client` does the work; `_presigner` signs URLs for the public endpoint."""
 
     def __init__(
-        self, settings: S3Settings, client: S3Client, presigner: S3Client, stack: AsyncExitStack
+        self,
+        settings: S3Settings,
+        client: S3Client,
+        presigner: S3Client,
+        stack: AsyncExitStack,
+        *,
+        bucket: str | None = None,
     ) -> None:
         self.settings = settings
-        self.bucket = settings.bucket
+        self.bucket = bucket or settings.bucket
         self._client = client
         self._presigner = presigner
         self._stack = stack
+        self._owner = bucket is None  # a sibling (`zarr`) shares the clients and never closes them
+        self._zarr: S3Storage | None = None
+
+    @property
+    def zarr(self) -> S3Storage:
+        """The zarr bucket (versioned), on the same clients."""
+        if self._zarr is None:
+            name = self.settings.zarr_bucket_name
+            self._zarr = S3Storage(
+                self.settings, self._client, self._presigner, self._stack, bucket=name
+            )
+        return self._zarr
 
     @classmethod
     async def connect(cls, settings: S3Settings) -> S3Storage:
@@ -126,7 +163,8 @@ class S3Storage:
         return cls(settings, client, presigner, stack)
 
     async def close(self) -> None:
-        await self._stack.aclose()
+        if self._owner:
+            await self._stack.aclose()
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
         try:
@@ -140,10 +178,21 @@ class S3Storage:
         await self._call("head_bucket")
 
     async def ensure_bucket(self) -> None:
+        """Create the bucket when missing; the main bucket also creates the zarr bucket, with
+        versioning on (dev stack, tests; production buckets are the operator's)."""
         try:
             await self._client.head_bucket(Bucket=self.bucket)
         except ClientError:
             await self._call("create_bucket")
+        if self._owner:
+            await self.zarr.ensure_bucket()
+            await self.zarr._call(
+                "put_bucket_versioning", VersioningConfiguration={"Status": "Enabled"}
+            )
+
+    async def versioning_enabled(self) -> bool:
+        response = await self._call("get_bucket_versioning")
+        return bool(response.get("Status") == "Enabled")
 
     async def create_multipart_upload(self, key: str, *, tagging: str | None = None) -> str:
         extra = {"Tagging": tagging} if tagging else {}
@@ -237,10 +286,25 @@ class S3Storage:
             method="POST",
         )
 
+    async def presign_put(self, key: str, *, content_md5: str, tagging: str | None = None) -> str:
+        """A PUT URL for one object (a zarr file) with its base64 MD5 signed, so S3 refuses
+        other bytes; `tagging` is signed too, and the client must send it."""
+        params: dict[str, Any] = {"Key": key, "ContentMD5": content_md5}
+        if tagging:
+            params["Tagging"] = tagging
+        return await self._presign("put_object", params, self.settings.upload_url_expiry_seconds)
+
     async def presign_get(
-        self, key: str, *, filename: str | None = None, expires: int | None = None
+        self,
+        key: str,
+        *,
+        filename: str | None = None,
+        expires: int | None = None,
+        version_id: str | None = None,
     ) -> str:
         params: dict[str, Any] = {"Key": key}
+        if version_id is not None:
+            params["VersionId"] = version_id
         if filename is not None:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
         return await self._presign(
@@ -296,7 +360,7 @@ class S3Storage:
         await self._call("delete_object", Key=key)
 
     def object_url(self, key: str) -> str:
-        return object_url(self.settings, key)
+        return f"{self.settings.presign_endpoint_url.rstrip('/')}/{self.bucket}/{key}"
 
     # -- server-side copies and bulk deletes (unembargo moves blobs between prefixes) ---------
 
@@ -364,6 +428,58 @@ class S3Storage:
             with suppress(StorageError):
                 await self.abort_multipart_upload_if_exists(dst, upload_id)
             raise
+
+    # -- listings (zarr archives) ---------------------------------------------------------
+
+    LIST_PAGE = 1000  # S3's most keys per listing request
+
+    async def list_page(
+        self, prefix: str, *, start_after: str | None = None, limit: int = LIST_PAGE
+    ) -> tuple[list[ListedObject], bool]:
+        """One page of current objects under `prefix`, in key order, after `start_after`;
+        and whether more follow."""
+        extra = {"StartAfter": start_after} if start_after else {}
+        response = await self._call(
+            "list_objects_v2", Prefix=prefix, MaxKeys=min(limit, self.LIST_PAGE), **extra
+        )
+        objects = [
+            ListedObject(
+                key=str(o["Key"]),
+                etag=str(o["ETag"]).strip('"'),
+                size=int(o["Size"]),
+                last_modified=o["LastModified"],
+            )
+            for o in response.get("Contents", [])
+        ]
+        return objects, bool(response.get("IsTruncated"))
+
+    async def latest_versions(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
+        """Every current object under `prefix` with its version id, a page at a time (a
+        versioned bucket: delete markers and older versions are skipped)."""
+        markers: dict[str, str] = {}
+        while True:
+            response = await self._call(
+                "list_object_versions", Prefix=prefix, MaxKeys=self.LIST_PAGE, **markers
+            )
+            yield [
+                ListedObject(
+                    key=str(v["Key"]),
+                    etag=str(v["ETag"]).strip('"'),
+                    size=int(v["Size"]),
+                    last_modified=v["LastModified"],
+                    version_id=str(v["VersionId"]),
+                )
+                for v in response.get("Versions", [])
+                if v.get("IsLatest")
+            ]
+            if not response.get("IsTruncated"):
+                return
+            markers = {"KeyMarker": str(response["NextKeyMarker"])}
+            if response.get("NextVersionIdMarker"):
+                markers["VersionIdMarker"] = str(response["NextVersionIdMarker"])
+
+    async def delete_tags(self, key: str) -> None:
+        await self._call("delete_object_tagging", Key=key)
 
     async def tags(self, key: str) -> dict[str, str]:
         """The object's S3 tags (the embargo tag among them)."""

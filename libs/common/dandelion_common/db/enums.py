@@ -68,3 +68,10 @@ class DoiState(StrEnum):
     FINDABLE = "findable"
     DELETED = "deleted"
     FAILED = "failed"  # DataCite refused the request (4xx): `error` says why; not retried
+
+
+class ZarrStatus(StrEnum):
+    PENDING = "Pending"  # files may change; the checksum is unknown
+    UPLOADED = "Uploaded"  # finalized: the ingest job is asked for
+    INGESTING = "Ingesting"
+    COMPLETE = "Complete"  # checksum, count and size describe the files

@@ -182,3 +182,15 @@ REVALIDATE_UNEMBARGOED_ASSET = JobContract(
     AssetChecksum,
     key=lambda p: f"{p.asset_id}@{p.sha256 or 'no-checksum'}@{'x' if p.extracted else '-'}@open",
 )
+
+
+class ZarrRef(Payload):
+    zarr_id: uuid.UUID
+
+
+# A finalized Zarr archive (status Uploaded): list its current objects, compute DANDI's zarr
+# checksum, count and size, freeze them as a snapshot, and point the draft's zarr assets at it.
+# Restartable: a million-object listing is checkpointed, so a killed run continues.
+INGEST_ZARR = JobContract(
+    "ingest_zarr", Queue.INGEST, ZarrRef, key=lambda p: str(p.zarr_id), max_tries=50
+)
