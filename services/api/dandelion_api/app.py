@@ -24,7 +24,10 @@ from dandelion_common.settings import Settings, get_settings
 from dandelion_common.web.cors import Cors
 from dandelion_common.web.errors import install_error_handlers
 from dandelion_common.web.health import router as health_router
+from dandelion_common.web.inputs import refuse_unsafe_input
+from dandelion_common.web.limits import BodySizeLimit
 from dandelion_common.web.metrics import install_metrics
+from dandelion_common.web.openapi import errors
 from dandelion_common.web.resources import lifespan_for
 from dandelion_common.web.slashes import PermanentSlashRedirect
 
@@ -35,7 +38,17 @@ def api_router() -> APIRouter:
     The caller is resolved on every route, as DRF does: a wrong key is a 401 even on routes
     that need no authentication.
     """
-    api = APIRouter(prefix="/api", dependencies=[Depends(get_current_user)])
+    api = APIRouter(
+        prefix="/api",
+        dependencies=[Depends(get_current_user), Depends(refuse_unsafe_input)],
+        # Any route: an unknown key (401), a body over the limit (413).
+        responses=errors(401, 413),
+    )
+    # The errors of routers whose routes do not declare their own.
+    router_errors = {
+        id(dandisets_router): errors(400, 403, 404),
+        id(versions_router): errors(400, 403, 404, 405, 409, 423),
+    }
     for router in (
         info_router,
         users_auth_router,
@@ -50,7 +63,7 @@ def api_router() -> APIRouter:
         top_level_assets_router,
         webdav_router,
     ):
-        api.include_router(router)
+        api.include_router(router, responses=router_errors.get(id(router)))
     return api
 
 
@@ -73,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(info_root_router)
     app.include_router(health_router)
     app.add_middleware(PermanentSlashRedirect)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(
         Cors,
         allow_origins=settings.api.cors_origins,

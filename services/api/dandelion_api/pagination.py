@@ -15,6 +15,7 @@ from dandelion_common.errors import NotFound
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 2**63 - 1
 
 T = TypeVar("T")
 
@@ -42,7 +43,11 @@ def page_params(
     ] = DEFAULT_PAGE_SIZE,
 ) -> PageParams:
     # DRF clamps an oversized page_size to the maximum rather than refusing it.
-    return PageParams(page=page, page_size=min(page_size, MAX_PAGE_SIZE))
+    params = PageParams(page=page, page_size=min(page_size, MAX_PAGE_SIZE))
+    if params.offset > MAX_OFFSET:
+        # Past the end of any listing, and past what PostgreSQL's OFFSET (a bigint) takes.
+        raise NotFound("Invalid page.")
+    return params
 
 
 Pagination = Annotated[PageParams, Depends(page_params)]

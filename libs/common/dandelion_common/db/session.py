@@ -3,7 +3,10 @@ dependency or the job runner is the one commit point."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import asyncpg
+from sqlalchemy import event, text
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -13,9 +16,49 @@ from sqlalchemy.ext.asyncio import (
 
 from dandelion_common.settings import PostgresSettings
 
+# SQLSTATE classes of a server going away, out of resources or cancelling a statement (its
+# timeout): psycopg raises them as OperationalError, SQLAlchemy's asyncpg dialect as a bare
+# DBAPIError, which the API would answer with a 500 and a job would not retry.
+TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")
+# Of those, the ones after which the connection is dead: shutdown, crash, not yet started.
+CONNECTION_GONE = ("57P01", "57P02", "57P03")
+
+
+def _sqlstate(exc: BaseException | None) -> str | None:
+    while exc is not None:
+        if isinstance(exc, asyncpg.PostgresError):
+            return str(exc.sqlstate)
+        exc = exc.__cause__
+    return None
+
+
+def _transient_as_operational(context: ExceptionContext) -> BaseException | None:
+    """Raise transient server errors as OperationalError (503 in the API, a retry in a job).
+    A dead connection also invalidates the pool, so a restarted server costs one failed
+    request per process, not one per pooled connection."""
+    state = _sqlstate(context.original_exception)
+    if state is None or state[:2] not in TRANSIENT_SQLSTATE_CLASSES:
+        return None
+    if state in CONNECTION_GONE or state.startswith("08"):
+        context.is_disconnect = True
+    if context.is_pre_ping:
+        return None  # the pool reconnects by itself
+    return OperationalError(
+        context.statement,
+        context.parameters,
+        context.original_exception,
+        connection_invalidated=context.is_disconnect,
+    )
+
+
+def _command_timeout(settings: PostgresSettings) -> float | None:
+    if not settings.statement_timeout_ms:
+        return None
+    return settings.statement_timeout_ms / 1000 + settings.connect_timeout_seconds
+
 
 def create_engine(settings: PostgresSettings, *, application_name: str) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         settings.url,
         echo=settings.echo,
         pool_size=settings.pool_size,
@@ -25,6 +68,9 @@ def create_engine(settings: PostgresSettings, *, application_name: str) -> Async
         pool_pre_ping=True,
         connect_args={
             "timeout": settings.connect_timeout_seconds,
+            # The server's statement_timeout cannot end a wait on a server that hangs (frozen,
+            # or cut off by the network): the client gives up too, a little later.
+            "command_timeout": _command_timeout(settings),
             "server_settings": {
                 "application_name": application_name,
                 "timezone": "UTC",  # timestamps leave as ...Z, as DANDI's do
@@ -32,6 +78,8 @@ def create_engine(settings: PostgresSettings, *, application_name: str) -> Async
             },
         },
     )
+    event.listen(engine.sync_engine, "handle_error", _transient_as_operational, retval=True)
+    return engine
 
 
 class Database:

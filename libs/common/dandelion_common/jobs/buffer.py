@@ -7,6 +7,7 @@ never leaks a job. The commit point then awaits `flush_committed_jobs` to send r
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from dandelion_common.jobs.contracts import JobContract, Payload
-from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.jobs.queue import REDIS_UNAVAILABLE, JobQueue
 
+logger = logging.getLogger("dandelion.jobs")
 _PENDING = "dandelion.jobs.pending"
 _READY = "dandelion.jobs.ready"
 
@@ -48,8 +50,25 @@ def _on_rollback(session: Session) -> None:
 
 
 async def flush_committed_jobs(session: AsyncSession, queue: JobQueue) -> int:
-    """Send every job whose transaction has committed; returns how many were sent."""
+    """Send every job whose transaction has committed; returns how many were sent.
+
+    A job Redis cannot take now is logged and dropped, never raised: its transaction has
+    committed, so the caller must hear success (a 503 would invite a retry of a write that
+    happened, as `/validate/` of an upload it deleted). The database still says the work is
+    due, so a scheduled reconcile that reads it can ask for the job again.
+    """
     ready: list[_BufferedJob] = session.sync_session.info.pop(_READY, [])
+    sent = 0
     for job in ready:
-        await queue.enqueue(job.contract, job.payload)
-    return len(ready)
+        try:
+            await queue.enqueue(job.contract, job.payload)
+        except REDIS_UNAVAILABLE as exc:
+            _log_unsent(job, exc)
+        else:
+            sent += 1
+    return sent
+
+
+def _log_unsent(job: _BufferedJob, exc: Exception) -> None:
+    fields = {"job": job.contract.name, "job_id": job.contract.job_id(job.payload)}
+    logger.error("job not sent, redis unavailable: %r", exc, extra=fields)

@@ -10,9 +10,19 @@ from arq import create_pool
 from arq.connections import ArqRedis
 from arq.connections import RedisSettings as ArqRedisSettings
 from arq.jobs import Job
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dandelion_common.jobs.contracts import JobContract, P
 from dandelion_common.settings import RedisSettings
+
+# Redis is away (down, restarting, unreachable): worth waiting for, never a bug.
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def arq_redis_settings(settings: RedisSettings) -> ArqRedisSettings:

@@ -4,10 +4,12 @@ job."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,7 +25,7 @@ from dandelion_common.errors import TRANSIENT_ERRORS
 from dandelion_common.jobs.buffer import flush_committed_jobs
 from dandelion_common.jobs.contracts import JobContract, P, PingPayload, Queue, ping_contract
 from dandelion_common.jobs.metrics import JobMetrics, Stopping, instrument, serve_metrics
-from dandelion_common.jobs.queue import JobQueue, arq_redis_settings
+from dandelion_common.jobs.queue import REDIS_UNAVAILABLE, JobQueue, arq_redis_settings
 from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage
@@ -133,6 +135,46 @@ async def _shutdown(ctx: Context) -> None:
         await ctx["db"].dispose()
 
 
+REDIS_RETRY_SECONDS = 1.0
+
+
+class OutageTolerantWorker(Worker):
+    """arq's worker, kept alive while Redis is away.
+
+    arq lets a Redis error out of its poll loop, which ends the process: after a Redis blip
+    every worker pod restarts at once (into Kubernetes' crash back-off), and `make run` loses
+    its workers. Here the loop waits and polls again. Jobs keep running meanwhile; one that
+    ended while its result could not be recorded runs again when its lease expires (jobs are
+    idempotent), and queued jobs wait in Redis (which persists them).
+    """
+
+    redis_down_since: float | None = None
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_UNAVAILABLE as exc:
+            if self.redis_down_since is None:
+                self.redis_down_since = time.monotonic()
+                logger.warning("redis unavailable, the worker waits for it: %r", exc)
+            await asyncio.sleep(REDIS_RETRY_SECONDS)
+            return
+        if self.redis_down_since is not None:
+            away = time.monotonic() - self.redis_down_since
+            logger.info("redis is back", extra={"away_s": round(away, 1)})
+            self.redis_down_since = None
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except REDIS_UNAVAILABLE:
+                # arq takes a job slot before its Redis calls, and would never give it back.
+                self.job_counter -= 1
+                self.sem.release()
+                raise
+
+
 def build_worker(
     queue: Queue | str,
     functions: Sequence[Function],
@@ -160,7 +202,7 @@ def build_worker(
         "with_clients": with_clients,
     }
     crons = [job for make in cron_jobs if (job := make(settings)) is not None]
-    worker = Worker(
+    worker = OutageTolerantWorker(
         [instrument(f, metrics, stopping) for f in functions],
         cron_jobs=[instrument(job, metrics, stopping) for job in crons],
         queue_name=queue_name,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dandelion_common.errors import BACKEND_UNAVAILABLE, ArchiveError, StorageUnavailable
+from dandelion_common.web.openapi import document_validation_errors
 
 logger = logging.getLogger("dandelion.errors")
 
@@ -64,6 +65,7 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ArchiveError, _archive_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    document_validation_errors(app)  # the OpenAPI document says 400 too, not FastAPI's 422
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StorageUnavailable, _storage_unavailable)
     for unavailable in BACKEND_UNAVAILABLE:

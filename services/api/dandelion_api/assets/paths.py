@@ -19,7 +19,10 @@ from dandelion_common.errors import BadRequest, Conflict
 MAX_PATH_LENGTH = 512
 # DANDI's character set (its `A-z` range included); dots may appear inside a segment, one may
 # start it (`.bar`), but `..` never appears, so no segment can climb out of the dandiset.
-_CHARS = r"A-z0-9(),&\s#+~_=\-"
+# DANDI's `\s` is narrowed to the space: with Python's Unicode classes it also admitted tabs,
+# newlines, the other ASCII control separators (\x1c-\x1f) and Unicode spaces, none of which
+# belongs in a file name that clients write to disk.
+_CHARS = r"A-z0-9(),& #+~_=\-"
 _SEGMENT = re.compile(rf"^\.?[{_CHARS}][{_CHARS}.]*$")
 
 

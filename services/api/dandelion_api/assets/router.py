@@ -12,6 +12,7 @@ from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation,
 from dandelion_api.auth.dependencies import ApprovedUser, MaybeUser
 from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.params import AssetId, DandisetId, VersionId
+from dandelion_common.web.openapi import errors
 from dandelion_common.web.resources import ResourcesDep
 from dandelion_common.web.routing import CommitRoute, SessionDep
 
@@ -19,8 +20,10 @@ nested = APIRouter(
     prefix="/dandisets/{dandiset_id}/versions/{version}/assets",
     tags=["assets"],
     route_class=CommitRoute,
+    # Unknown ids, and embargoed dandisets of others.
+    responses=errors(403, 404),
 )
-top_level = APIRouter(prefix="/assets", tags=["assets"])
+top_level = APIRouter(prefix="/assets", tags=["assets"], responses=errors(403, 404))
 
 Order = Literal["created", "-created", "modified", "-modified", "path", "-path"]
 
@@ -65,7 +68,7 @@ async def list_assets(
     return JSONResponse(page)
 
 
-@nested.post("/", response_model=AssetOut)
+@nested.post("/", response_model=AssetOut, responses=errors(400, 405, 409))
 async def create_asset(
     dandiset_id: DandisetId,
     version: VersionId,
@@ -119,7 +122,7 @@ async def get_asset(
     )
 
 
-@nested.put("/{asset_id}/", response_model=AssetOut)
+@nested.put("/{asset_id}/", response_model=AssetOut, responses=errors(400, 405, 409))
 async def replace_asset(
     dandiset_id: DandisetId,
     version: VersionId,
@@ -135,7 +138,7 @@ async def replace_asset(
     )
 
 
-@nested.delete("/{asset_id}/", status_code=204)
+@nested.delete("/{asset_id}/", status_code=204, responses=errors(405))
 async def delete_asset(
     dandiset_id: DandisetId,
     version: VersionId,

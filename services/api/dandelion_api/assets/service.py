@@ -16,7 +16,15 @@ from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.versions.service import get_version
 from dandelion_api.versions.validation import request_validation
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
-from dandelion_common.db.models import Asset, AssetBlob, BlobExtract, User, Version, VersionAsset
+from dandelion_common.db.models import (
+    Asset,
+    AssetBlob,
+    BlobExtract,
+    Dandiset,
+    User,
+    Version,
+    VersionAsset,
+)
 from dandelion_common.errors import (
     BadRequest,
     FieldErrors,
@@ -228,7 +236,9 @@ async def _editable_draft(
     return await get_version(session, dandiset_id, "draft")
 
 
-async def _parse(session: AsyncSession, body: AssetCreate) -> tuple[str, AssetBlob, dict[str, Any]]:
+async def _parse(
+    session: AsyncSession, body: AssetCreate, draft: Version
+) -> tuple[str, AssetBlob, dict[str, Any]]:
     if (body.blob_id is None) == (body.zarr_id is None):
         raise FieldErrors({"blob_id": ["Exactly one of blob_id or zarr_id must be specified."]})
     if body.zarr_id is not None:
@@ -240,9 +250,29 @@ async def _parse(session: AsyncSession, body: AssetCreate) -> tuple[str, AssetBl
     # FOR SHARE until commit: a checksum or extract job finishing meanwhile (it locks the blob
     # FOR UPDATE) then sees this asset and asks for its validation, so none is left Pending.
     blob = await session.get(AssetBlob, body.blob_id, with_for_update={"read": True})
-    if blob is None:
+    if blob is None or not await _may_join(session, blob, draft):
         raise NotFound("No AssetBlob matches the given query.")
     return path, blob, strip_asset_computed(body.metadata)
+
+
+async def _may_join(session: AsyncSession, blob: AssetBlob, draft: Version) -> bool:
+    """An embargoed blob joins only a dandiset that holds it already, or, fresh from an upload
+    and in no version yet, an embargoed dandiset; elsewhere its bytes would reach readers the
+    embargo keeps out (DANDI ties an embargoed blob to its dandiset). Open blobs join any."""
+    if not blob.embargoed:
+        return True
+    holders = (
+        select(Version.dandiset_id)
+        .join(VersionAsset, VersionAsset.version_id == Version.id)
+        .join(Asset, Asset.id == VersionAsset.asset_id)
+        .where(Asset.blob_id == blob.id)
+        .distinct()
+    )
+    dandisets = set(await session.scalars(holders))
+    if dandisets:
+        return draft.dandiset_id in dandisets
+    target = await session.get(Dandiset, draft.dandiset_id)
+    return target is not None and target.embargo_status is EmbargoStatus.EMBARGOED
 
 
 async def _attach(
@@ -312,7 +342,7 @@ async def create(
     body: AssetCreate,
 ) -> AssetOut:
     draft = await _editable_draft(session, user, dandiset_id, version)
-    path, blob, metadata = await _parse(session, body)
+    path, blob, metadata = await _parse(session, body, draft)
     await paths.check_free(session, draft.id, path)
     asset = Asset(id=uuid.uuid4(), path=path, blob_id=blob.id, metadata_={**metadata, "path": path})
     session.add(asset)
@@ -340,7 +370,7 @@ async def replace(
     if row is None:
         raise NotFound("No Asset matches the given query.")
     old, old_blob = row[0], _require_blob(row[1])
-    path, blob, metadata = await _parse(session, body)
+    path, blob, metadata = await _parse(session, body, draft)
     metadata = {**metadata, "path": path}
     if (path, blob.id, metadata) == (old.path, old.blob_id, old.metadata_):
         return asset_out(old, old_blob, asset_full_metadata(settings, old, old_blob))

@@ -3,7 +3,6 @@ uploads."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -23,7 +22,7 @@ from dandelion_api.dandisets.schemas import (
     StarCount,
 )
 from dandelion_api.pagination import Page, Pagination, paginate
-from dandelion_api.params import DandisetId
+from dandelion_api.params import DandisetId, IsoDate
 from dandelion_common.storage import blob_key
 from dandelion_common.web.resources import ResourcesDep
 from dandelion_common.web.routing import CommitRoute, SessionDep
@@ -70,7 +69,7 @@ async def create_dandiset(
     embargo: bool = False,
     funding_source: str | None = None,
     award_number: str | None = None,
-    embargo_end_date: date | None = None,
+    embargo_end_date: IsoDate | None = None,
 ) -> DandisetDetail:
     """Create a dandiset and its draft version (200, as DANDI)."""
     options = EmbargoOptions(

@@ -16,6 +16,7 @@ from dandelion_api.meta.schemas import (
     BlobInfo,
     Digest,
 )
+from dandelion_common.web.openapi import errors
 from dandelion_common.web.routing import SessionDep
 
 info_router = APIRouter(tags=["info"])
@@ -56,7 +57,9 @@ def get_schema(
 
 
 # DANDI's one route without a trailing slash.
-@audit_router.get("/audit/events/asset", response_model=AssetAuditEventPage)
+@audit_router.get(
+    "/audit/events/asset", response_model=AssetAuditEventPage, responses=errors(403, 404)
+)
 async def list_asset_audit_events(
     request: Request,
     _: AdminUser,
@@ -67,7 +70,7 @@ async def list_asset_audit_events(
     return await service.asset_audit_events(session, query=query, url=request.url)
 
 
-@blobs_router.post("/blobs/digest/", response_model=BlobInfo)
+@blobs_router.post("/blobs/digest/", response_model=BlobInfo, responses=errors(404))
 async def get_blob_by_digest(digest: Digest, user: MaybeUser, session: SessionDep) -> BlobInfo:
     """Look up an uploaded blob by its dandi-etag or SHA-256, so a client can skip uploading."""
     return await service.blob_by_digest(session, digest=digest, user=user)

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from dandelion_api.pagination import DEFAULT_PAGE_SIZE
+from dandelion_api.params import IsoDateTime
 
 SCHEMA_MODELS: tuple[str, ...] = ("Dandiset", "Asset", "PublishedDandiset", "PublishedAsset")
 
@@ -23,8 +24,8 @@ class ApplicationStats(BaseModel):
 class AuditEventQuery(BaseModel):
     """Query of `GET /api/audit/events/asset`; both time bounds are inclusive."""
 
-    before: datetime | None = None
-    after: datetime | None = None
+    before: IsoDateTime | None = None
+    after: IsoDateTime | None = None
     reverse_order: bool = False
     page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, description="Page size, at most 1000")
     cursor: str | None = Field(None, description="Opaque position from a `next`/`previous` link")

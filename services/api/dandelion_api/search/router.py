@@ -16,6 +16,7 @@ from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.search import service
 from dandelion_api.search.repository import AssetFacets
 from dandelion_api.search.schemas import DandisetSearchResult
+from dandelion_common.web.openapi import errors
 from dandelion_common.web.routing import CommitRoute, SessionDep
 
 router = APIRouter(tags=["search"], route_class=CommitRoute)
@@ -23,7 +24,8 @@ router = APIRouter(tags=["search"], route_class=CommitRoute)
 Many = Annotated[list[str], Query()]
 
 
-@router.get("/dandisets/search/", response_model=Page[DandisetSearchResult])
+# 404: a page past the last one.
+@router.get("/dandisets/search/", response_model=Page[DandisetSearchResult], responses=errors(404))
 async def search_dandisets(
     request: Request,
     session: SessionDep,
@@ -73,7 +75,7 @@ async def search_dandisets(
     return paginate(request, pagination, items, count=count, has_next=has_next)
 
 
-@router.get("/search/species/", response_model=Page[str])
+@router.get("/search/species/", response_model=Page[str], responses=errors(404))
 async def search_species(
     request: Request,
     session: SessionDep,

@@ -16,15 +16,22 @@ from dandelion_api.uploads.schemas import (
     InitializeRequest,
     InitializeResponse,
 )
+from dandelion_common.web.openapi import errors
 from dandelion_common.web.resources import ResourcesDep
 from dandelion_common.web.routing import CommitRoute, SessionDep
 
-router = APIRouter(prefix="/uploads", tags=["uploads"], route_class=CommitRoute)
+router = APIRouter(
+    prefix="/uploads",
+    tags=["uploads"],
+    route_class=CommitRoute,
+    # Not an owner, an unknown dandiset or upload (or an embargoed one of others).
+    responses=errors(403, 404),
+)
 
 UploadId = Annotated[uuid.UUID, Path(description="The upload's UUID")]
 
 
-@router.post("/initialize/", response_model=InitializeResponse)
+@router.post("/initialize/", response_model=InitializeResponse, responses=errors(409))
 async def initialize(
     body: InitializeRequest, session: SessionDep, user: ApprovedUser, resources: ResourcesDep
 ) -> InitializeResponse:
@@ -44,7 +51,7 @@ async def complete(
     return await service.complete(session, resources.storage, user, upload_id, body)
 
 
-@router.post("/{upload_id}/validate/", response_model=BlobOut)
+@router.post("/{upload_id}/validate/", response_model=BlobOut, responses=errors(409))
 async def validate(
     upload_id: UploadId, session: SessionDep, user: ApprovedUser, resources: ResourcesDep
 ) -> BlobOut:

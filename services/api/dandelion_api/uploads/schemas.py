@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 
 class Digest(BaseModel):
@@ -12,10 +12,12 @@ class Digest(BaseModel):
     value: str
 
 
+# Sizes and part numbers are StrictInt: pydantic would read `true` as 1, where DRF (and the
+# schema's integer type) refuse a boolean.
 class InitializeRequest(BaseModel):
-    contentSize: int = Field(ge=1, description="Bytes; zero-byte files cannot be uploaded")
+    contentSize: StrictInt = Field(ge=1, description="Bytes; zero-byte files cannot be uploaded")
     digest: Digest
-    dandiset: str | int = Field(description="Six-digit identifier")
+    dandiset: str | StrictInt = Field(description="Six-digit identifier")
 
 
 class PartUrl(BaseModel):
@@ -30,8 +32,8 @@ class InitializeResponse(BaseModel):
 
 
 class CompletedPart(BaseModel):
-    part_number: int = Field(ge=1, le=10_000)
-    size: int = Field(ge=0)
+    part_number: StrictInt = Field(ge=1, le=10_000)
+    size: StrictInt = Field(ge=0)
     etag: str
 
 

@@ -9,9 +9,13 @@ from fastapi import APIRouter, Query, Request
 from dandelion_api.auth.dependencies import AdminUser, ApprovedUser, AuthenticatedUser
 from dandelion_api.users import service
 from dandelion_api.users.schemas import UserDetail
+from dandelion_common.web.openapi import errors
 from dandelion_common.web.routing import CommitRoute, SessionDep
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"], route_class=CommitRoute)
+# 403: users not yet approved (and non-admins where admins are needed).
+auth_router = APIRouter(
+    prefix="/auth", tags=["auth"], route_class=CommitRoute, responses=errors(403)
+)
 router = APIRouter(prefix="/users", tags=["users"])
 
 
@@ -33,7 +37,7 @@ async def get_me(user: AuthenticatedUser) -> UserDetail:
     return UserDetail.of(user)
 
 
-@router.get("/search/", response_model=list[UserDetail])
+@router.get("/search/", response_model=list[UserDetail], responses=errors(403))
 async def search_users(
     session: SessionDep,
     user: ApprovedUser,
@@ -43,7 +47,7 @@ async def search_users(
     return [UserDetail.of(found) for found in await service.search_users(session, username)]
 
 
-@router.get("/", response_model=list[str])
+@router.get("/", response_model=list[str], responses=errors(403))
 async def list_users(
     session: SessionDep, user: AdminUser, approved_only: bool = False
 ) -> list[str]:

@@ -10,13 +10,14 @@ from dandelion_api.auth.dependencies import MaybeUser
 from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.webdav import service
 from dandelion_api.webdav.schemas import AtPathQueryDep, PathResult
+from dandelion_common.web.openapi import errors
 from dandelion_common.web.resources import ResourcesDep
 from dandelion_common.web.routing import CommitRoute, SessionDep
 
 router = APIRouter(prefix="/webdav", tags=["webdav"], route_class=CommitRoute)
 
 
-@router.get("/assets/atpath/", response_model=Page[PathResult])
+@router.get("/assets/atpath/", response_model=Page[PathResult], responses=errors(403, 404))
 async def at_path(
     request: Request,
     query: AtPathQueryDep,

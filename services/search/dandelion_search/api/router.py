@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
+from dandelion_common.web.inputs import refuse_unsafe_input
+from dandelion_common.web.openapi import errors
 from dandelion_common.web.resources import ResourcesDep
 from dandelion_search.api import service
 from dandelion_search.api.dependencies import BackendDep, VisibilityDep
@@ -19,19 +21,16 @@ from dandelion_search.api.schemas import (
     SearchPage,
 )
 
-router = APIRouter(prefix="/api/search", tags=["search"])
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {
-        "description": "Invalid parameters, by field (DANDI's shape).",
-        "content": {"application/json": {"example": {"page_size": ["Input should be ..."]}}},
-    },
-    401: {"description": "An `Authorization: token` header with an unknown key."},
-}
+# NUL and control characters in query parameters are a 400 before the search runs (NUL
+# cannot reach PostgreSQL: the search tables, or the visibility lookup).
+router = APIRouter(
+    prefix="/api/search", tags=["search"], dependencies=[Depends(refuse_unsafe_input)]
+)
 
 
 def _example(example: object) -> dict[int | str, dict[str, Any]]:
-    return {200: {"content": {"application/json": {"example": example}}}, **_ERRORS}
+    # 400: invalid parameters, by field (DANDI's shape); 401: an unknown API key.
+    return {200: {"content": {"application/json": {"example": example}}}, **errors(400, 401)}
 
 
 @router.get("/assets/", responses=_example(ASSET_PAGE_EXAMPLE))
