@@ -194,3 +194,12 @@ class ZarrRef(Payload):
 INGEST_ZARR = JobContract(
     "ingest_zarr", Queue.INGEST, ZarrRef, key=lambda p: str(p.zarr_id), max_tries=50
 )
+
+# A zarr asset pointed at a new snapshot, validated again: VALIDATE_ASSET's job, keyed by the
+# snapshot (carried in `sha256`: a zarr asset has no SHA-256), so each ingest validates once.
+VALIDATE_ZARR_ASSET = JobContract(
+    VALIDATE_ASSET.name,
+    Queue.INGEST,
+    AssetChecksum,
+    key=lambda p: f"{p.asset_id}@zarr:{p.sha256}",
+)
