@@ -9,6 +9,7 @@ from bench import (
     bench_dandi_upload,
     bench_extract,
     bench_foundation,
+    bench_load,
     bench_publish,
     bench_search,
     bench_unembargo,
@@ -22,8 +23,9 @@ async def collect(urls: ServerUrls) -> list[Row]:
     uploads = [*bench_uploads.run(), *await bench_uploads.sha256_rows(urls)]
     ingest = [*await bench_extract.run(urls), *await bench_dandi_upload.run(urls)]
     api = [*await bench_foundation.run(urls), *await bench_api.run(urls)]
+    load = await bench_load.run(urls)
     publish = [*await bench_publish.run(urls), *await bench_unembargo.run(urls)]
-    return [*uploads, *ingest, *api, *publish, *await bench_search.run(urls)]
+    return [*uploads, *ingest, *api, *load, *publish, *await bench_search.run(urls)]
 
 
 def main() -> None:
