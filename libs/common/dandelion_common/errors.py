@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 
 class ArchiveError(Exception):
@@ -117,6 +118,7 @@ class StorageUnavailable(StorageError):
 BACKEND_UNAVAILABLE: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
+    PoolTimeoutError,  # every connection busy past the pool timeout: overload, not a bug
     RedisConnectionError,
     RedisTimeoutError,
     ConnectionError,

@@ -29,7 +29,9 @@ class PostgresSettings(BaseModel):
     url: str = "postgresql+asyncpg://postgres@127.0.0.1:15432/postgres"
     pool_size: int = Field(10, ge=1)
     max_overflow: int = Field(10, ge=0)
-    pool_timeout_seconds: float = Field(10.0, gt=0)
+    # How long a request waits for a free connection: at peak load requests queue here, so
+    # it is as long as the statement timeout (past it the request answers 503).
+    pool_timeout_seconds: float = Field(30.0, gt=0)
     connect_timeout_seconds: float = Field(5.0, gt=0)
     # A request never waits on the database past this; it gets an error instead of hanging.
     statement_timeout_ms: int = Field(30_000, ge=0)

@@ -453,10 +453,13 @@ class S3Storage:
         ]
         return objects, bool(response.get("IsTruncated"))
 
-    async def latest_versions(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
-        """Every current object under `prefix` with its version id, a page at a time (a
-        versioned bucket: delete markers and older versions are skipped)."""
-        markers: dict[str, str] = {}
+    async def latest_versions(
+        self, prefix: str, *, after: str | None = None
+    ) -> AsyncIterator[list[ListedObject]]:
+        """Every current object under `prefix` (and after the key `after`) with its version
+        id, a page at a time (a versioned bucket: delete markers and older versions are
+        skipped)."""
+        markers: dict[str, str] = {"KeyMarker": after} if after else {}
         while True:
             response = await self._call(
                 "list_object_versions", Prefix=prefix, MaxKeys=self.LIST_PAGE, **markers
@@ -477,6 +480,20 @@ class S3Storage:
             markers = {"KeyMarker": str(response["NextKeyMarker"])}
             if response.get("NextVersionIdMarker"):
                 markers["VersionIdMarker"] = str(response["NextVersionIdMarker"])
+
+    async def count_versions(self, prefix: str) -> tuple[int, int]:
+        """(object versions, delete markers) under `prefix`: what a versioned bucket holds."""
+        versions = markers = 0
+        paging: dict[str, str] = {}
+        while True:
+            response = await self._call("list_object_versions", Prefix=prefix, **paging)
+            versions += len(response.get("Versions", []))
+            markers += len(response.get("DeleteMarkers", []))
+            if not response.get("IsTruncated"):
+                return versions, markers
+            paging = {"KeyMarker": str(response["NextKeyMarker"])}
+            if response.get("NextVersionIdMarker"):
+                paging["VersionIdMarker"] = str(response["NextVersionIdMarker"])
 
     async def delete_tags(self, key: str) -> None:
         await self._call("delete_object_tagging", Key=key)
