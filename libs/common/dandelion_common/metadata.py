@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dandelion_common.db.enums import EmbargoStatus
-from dandelion_common.db.models import Asset, AssetBlob, Dandiset, Version
+from dandelion_common.db.models import Asset, AssetBlob, Dandiset, Version, ZarrSnapshot
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
-from dandelion_common.storage import blob_key, object_url
+from dandelion_common.storage import blob_key, object_url, zarr_key
 
 COMPUTED_KEYS = frozenset(
     {
@@ -233,6 +233,53 @@ def asset_full_metadata(settings: Settings, asset: Asset, blob: AssetBlob) -> di
         "access": [{"schemaKey": "AccessRequirements", "status": status}],
         "@context": context_url(str(asset.metadata_.get("schemaVersion", SCHEMA_VERSION))),
     }
+
+
+ZARR_FORMAT = "application/x-zarr"
+
+
+def zarr_asset_full_metadata(
+    settings: Settings, asset: Asset, snapshot: ZarrSnapshot | None, *, embargoed: bool
+) -> dict[str, Any]:
+    """A zarr asset's document: its snapshot's checksum and size (none before the first
+    ingest), and the access of its dandiset, which a zarr never leaves."""
+    assert asset.zarr_id is not None
+    status = "dandi:EmbargoedAccess" if embargoed else "dandi:OpenAccess"
+    s3 = settings.s3
+    prefix_url = f"{s3.presign_endpoint_url.rstrip('/')}/{s3.zarr_bucket_name}/"
+    document = {
+        **asset.metadata_,
+        "schemaKey": "Asset",
+        "id": f"dandiasset:{asset.id}",
+        "identifier": str(asset.id),
+        "path": asset.path,
+        "encodingFormat": ZARR_FORMAT,
+        "contentSize": snapshot.size if snapshot is not None else 0,
+        "contentUrl": [
+            f"{settings.api.api_url}/assets/{asset.id}/download/",
+            prefix_url + zarr_key(asset.zarr_id),
+        ],
+        "access": [{"schemaKey": "AccessRequirements", "status": status}],
+        "@context": context_url(str(asset.metadata_.get("schemaVersion", SCHEMA_VERSION))),
+    }
+    if snapshot is not None:
+        document["digest"] = {"dandi:dandi-zarr-checksum": snapshot.checksum}
+    return document
+
+
+def any_asset_full_metadata(
+    settings: Settings,
+    asset: Asset,
+    blob: AssetBlob | None,
+    snapshot: ZarrSnapshot | None,
+    *,
+    zarr_embargoed: bool,
+) -> dict[str, Any]:
+    """The document of a blob asset (`blob`) or of a zarr asset (`snapshot`, may be None)."""
+    if asset.zarr_id is not None:
+        return zarr_asset_full_metadata(settings, asset, snapshot, embargoed=zarr_embargoed)
+    assert blob is not None  # the blob_or_zarr constraint
+    return asset_full_metadata(settings, asset, blob)
 
 
 def asset_errors(settings: Settings, document: dict[str, Any]) -> list[dict[str, str]]:

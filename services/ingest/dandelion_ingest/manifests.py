@@ -18,10 +18,18 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.models import Asset, AssetBlob, Version, VersionAsset
+from dandelion_common.db.enums import EmbargoStatus
+from dandelion_common.db.models import (
+    Asset,
+    AssetBlob,
+    Dandiset,
+    Version,
+    VersionAsset,
+    ZarrSnapshot,
+)
 from dandelion_common.jobs.contracts import WRITE_MANIFESTS, VersionRef
 from dandelion_common.jobs.worker import Context, handler, job_session
-from dandelion_common.metadata import asset_full_metadata
+from dandelion_common.metadata import any_asset_full_metadata
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, manifest_key
 
@@ -72,18 +80,25 @@ class _StreamedObject:
 
 
 async def _asset_batches(
-    session: AsyncSession, settings: Settings, version_id: int
+    session: AsyncSession, settings: Settings, version: Version
 ) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every asset's document: a blob's, or a zarr's with the snapshot the version holds."""
+    dandiset = await session.get(Dandiset, version.dandiset_id)
+    embargoed = dandiset is not None and dandiset.embargo_status is not EmbargoStatus.OPEN
     rows = await session.stream(
-        select(Asset, AssetBlob)
+        select(Asset, AssetBlob, ZarrSnapshot)
         .join(VersionAsset, VersionAsset.asset_id == Asset.id)
-        .join(AssetBlob, AssetBlob.id == Asset.blob_id)
-        .where(VersionAsset.version_id == version_id)
+        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .outerjoin(ZarrSnapshot, ZarrSnapshot.id == Asset.zarr_snapshot_id)
+        .where(VersionAsset.version_id == version.id)
         .order_by(VersionAsset.path)
         .execution_options(yield_per=BATCH)
     )
     async for partition in rows.partitions(BATCH):
-        yield [asset_full_metadata(settings, asset, blob) for asset, blob in partition]
+        yield [
+            any_asset_full_metadata(settings, asset, blob, snapshot, zarr_embargoed=embargoed)
+            for asset, blob, snapshot in partition
+        ]
 
 
 class _Lists:
@@ -144,7 +159,7 @@ async def write_manifests(
     lists = _Lists(storage, version.dandiset_id, version.version)
     try:
         await lists.start(metadata)
-        async for documents in _asset_batches(session, settings, version.id):
+        async for documents in _asset_batches(session, settings, version):
             await lists.add(documents)
         await lists.finish()
     except BaseException:

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from dandelion_common.db.enums import AssetStatus, OutboxEntity
-from dandelion_common.db.models import Asset, AssetBlob, Version, VersionAsset
+from dandelion_common.db.models import Asset, AssetBlob, Version, VersionAsset, ZarrSnapshot
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import SUMMARIZE_VERSION, VersionRef
 from dandelion_common.jobs.worker import Context, handler, job_session
+from dandelion_common.metadata import ZARR_FORMAT
 from dandelion_common.outbox import emit
 
 BATCH = 2000
@@ -42,20 +43,26 @@ def _documents(session: Session, version_id: int, revision: list[int]) -> Iterat
     from dandischema.consts import ALLOWED_INPUT_SCHEMAS
 
     valid = and_(Asset.id == VersionAsset.asset_id, Asset.status == AssetStatus.VALID)
+    # A zarr counts as one file of its snapshot's size (as on DANDI, whose zarr is one asset).
+    size = func.coalesce(AssetBlob.size, ZarrSnapshot.size, 0)
     rows = session.execute(
-        select(Version.assets_revision, Asset.path, Asset.metadata_, AssetBlob.size)
+        select(Version.assets_revision, Asset.path, Asset.metadata_, size, Asset.zarr_id)
         .select_from(Version)
         .outerjoin(VersionAsset, VersionAsset.version_id == Version.id)
         .outerjoin(Asset, valid)
         .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .outerjoin(ZarrSnapshot, ZarrSnapshot.id == Asset.zarr_snapshot_id)
         .where(Version.id == version_id)
         .execution_options(yield_per=BATCH)
     )
-    for assets_revision, path, metadata, size in rows:
+    for assets_revision, path, metadata, content_size, zarr_id in rows:
         revision[:] = [assets_revision]
         # One asset of an unknown schema version must not break the whole summary.
         if metadata is not None and metadata.get("schemaVersion") in ALLOWED_INPUT_SCHEMAS:
-            yield {**metadata, "path": path, "contentSize": size}
+            document = {**metadata, "path": path, "contentSize": content_size}
+            if zarr_id is not None:  # forced on read, as the asset's document says
+                document["encodingFormat"] = ZARR_FORMAT
+            yield document
 
 
 def aggregate(session: Session, version_id: int) -> tuple[dict[str, Any], int]:

@@ -9,8 +9,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus, ExtractStatus, OutboxEntity, VersionStatus
-from dandelion_common.db.models import Asset, AssetBlob, BlobExtract, Dandiset, Version
+from dandelion_common.db.enums import (
+    AssetStatus,
+    EmbargoStatus,
+    ExtractStatus,
+    OutboxEntity,
+    VersionStatus,
+)
+from dandelion_common.db.models import (
+    Asset,
+    AssetBlob,
+    BlobExtract,
+    Dandiset,
+    Version,
+    ZarrArchive,
+    ZarrSnapshot,
+)
 from dandelion_common.jobs.contracts import (
     VALIDATE_ASSET,
     VALIDATE_VERSION,
@@ -23,6 +37,7 @@ from dandelion_common.metadata import (
     asset_full_metadata,
     full_metadata,
     version_errors,
+    zarr_asset_full_metadata,
 )
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
@@ -96,7 +111,8 @@ async def _nwb_errors(session: AsyncSession, asset: Asset, blob: AssetBlob) -> l
 @handler(VALIDATE_ASSET)
 async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
     """Validate an asset's metadata as if published; it stays Pending until its checksum (and,
-    for NWB, its extraction) is known, as on DANDI ("asset is currently being validated")."""
+    for NWB, its extraction; for a zarr, its snapshot) is known, as on DANDI ("asset is
+    currently being validated")."""
     settings: Settings = ctx["settings"]
     async with job_session(ctx) as session:
         query = select(Asset).where(Asset.id == payload.asset_id).with_for_update()
@@ -105,6 +121,8 @@ async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
             return "gone"
         if asset.status is not AssetStatus.PENDING:
             return "not pending"
+        if asset.zarr_id is not None:
+            return await _validate_zarr_asset(session, settings, asset)
         blob = await session.get(AssetBlob, asset.blob_id) if asset.blob_id else None
         if blob is None or blob.sha256 is None:
             return "waiting for checksum"
@@ -112,8 +130,31 @@ async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
         if errors is None:
             return "waiting for extraction"
         errors = errors or asset_errors(settings, asset_full_metadata(settings, asset, blob))
-        asset.status = AssetStatus.INVALID if errors else AssetStatus.VALID
-        asset.validation_errors = errors
-        emit(session, OutboxEntity.ASSET, asset.id)  # its status and merged facts are searchable
-        await summarize_drafts_of(session, asset.id)
+        await _record(session, asset, errors)
     return asset.status.value
+
+
+async def _validate_zarr_asset(session: AsyncSession, settings: Settings, asset: Asset) -> str:
+    """A zarr asset validates once an ingest gave it a snapshot (its digest and size); the
+    ingest that does asks again. No NWB extraction: a zarr is no NWB file."""
+    snapshot_id = asset.zarr_snapshot_id
+    snapshot = await session.get(ZarrSnapshot, snapshot_id) if snapshot_id else None
+    if snapshot is None:
+        return "waiting for zarr ingest"
+    # A zarr never leaves its dandiset: its access is that dandiset's.
+    status = await session.scalar(
+        select(Dandiset.embargo_status)
+        .join(ZarrArchive, ZarrArchive.dandiset_id == Dandiset.id)
+        .where(ZarrArchive.id == asset.zarr_id)
+    )
+    embargoed = status is not None and status is not EmbargoStatus.OPEN
+    document = zarr_asset_full_metadata(settings, asset, snapshot, embargoed=embargoed)
+    await _record(session, asset, asset_errors(settings, document))
+    return asset.status.value
+
+
+async def _record(session: AsyncSession, asset: Asset, errors: list[Any]) -> None:
+    asset.status = AssetStatus.INVALID if errors else AssetStatus.VALID
+    asset.validation_errors = errors
+    emit(session, OutboxEntity.ASSET, asset.id)  # its status and merged facts are searchable
+    await summarize_drafts_of(session, asset.id)

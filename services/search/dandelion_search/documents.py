@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from dandelion_common.db.models import (
     User,
     Version,
     VersionAsset,
+    ZarrSnapshot,
 )
 from dandelion_common.search.folding import fold
 from dandelion_common.search.hierarchy import techniques
@@ -348,7 +349,7 @@ async def _placements(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[s
 
 
 def _asset_document(
-    asset: Asset, blob: AssetBlob | None, extract: BlobExtract | None, place: _Placement
+    asset: Asset, size: int, extract: BlobExtract | None, place: _Placement
 ) -> AssetDocument:
     meta = asset.metadata_
     nwb = extract.metadata_ if extract is not None else {}
@@ -362,7 +363,7 @@ def _asset_document(
         dandiset_name=place.dandiset_name,
         versions=place.versions,
         embargoed=place.embargoed,
-        size=blob.size if blob is not None else 0,
+        size=size,
         encoding_format=meta.get("encodingFormat"),
         modified=asset.modified,
         species=(extract.species if extract else None) or _species_name(attributed),
@@ -432,14 +433,17 @@ def asset_row(doc: AssetDocument) -> IndexRow:
 async def asset_rows(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[IndexRow]:
     """The documents of the assets among `ids` that some version still holds."""
     places = await _placements(session, ids)
+    # A zarr asset's size is its snapshot's (0 before the first ingest).
+    size = func.coalesce(AssetBlob.size, ZarrSnapshot.size, 0)
     rows = await session.execute(
-        select(Asset, AssetBlob, BlobExtract)
+        select(Asset, size, BlobExtract)
         .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .outerjoin(ZarrSnapshot, ZarrSnapshot.id == Asset.zarr_snapshot_id)
         .outerjoin(BlobExtract, BlobExtract.blob_id == Asset.blob_id)
         .where(Asset.id.in_(ids))
     )
     return [
-        asset_row(_asset_document(asset, blob, extract, places[str(asset.id)]))
-        for asset, blob, extract in rows
+        asset_row(_asset_document(asset, int(size), extract, places[str(asset.id)]))
+        for asset, size, extract in rows
         if str(asset.id) in places
     ]

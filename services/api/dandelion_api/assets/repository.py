@@ -6,7 +6,7 @@ import re
 import uuid
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, exists, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +20,40 @@ from dandelion_common.db.models import (
     DandisetOwner,
     Version,
     VersionAsset,
+    ZarrArchive,
+    ZarrSnapshot,
 )
+
+
+class AssetRow(NamedTuple):
+    """An asset with what its document is made of: its blob, or its zarr snapshot (None
+    before the first ingest) and whether the zarr's dandiset is under embargo."""
+
+    asset: Asset
+    blob: AssetBlob | None
+    snapshot: ZarrSnapshot | None
+    zarr_embargoed: bool
+
+    @property
+    def size(self) -> int:
+        if self.blob is not None:
+            return self.blob.size
+        return self.snapshot.size if self.snapshot is not None else 0
+
+
+def _rows() -> Select[Asset, AssetBlob, ZarrSnapshot, EmbargoStatus]:
+    return (
+        select(Asset, AssetBlob, ZarrSnapshot, Dandiset.embargo_status)
+        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .outerjoin(ZarrSnapshot, ZarrSnapshot.id == Asset.zarr_snapshot_id)
+        .outerjoin(ZarrArchive, ZarrArchive.id == Asset.zarr_id)
+        .outerjoin(Dandiset, Dandiset.id == ZarrArchive.dandiset_id)
+    )
+
+
+def _row(row: Any) -> AssetRow:
+    status = row[3]
+    return AssetRow(row[0], row[1], row[2], status is not None and status != EmbargoStatus.OPEN)
 
 
 def glob_regex(pattern: str) -> str:
@@ -28,9 +61,16 @@ def glob_regex(pattern: str) -> str:
     return "^" + re.escape(pattern).replace(r"\*", ".*") + "$"
 
 
-def _ids(version_id: int, path: str | None, glob: str | None, exact: bool) -> Select[uuid.UUID]:
-    """The version's asset ids matching the filters, from `version_assets` alone."""
+def _ids(
+    version_id: int, path: str | None, glob: str | None, exact: bool, zarr: bool
+) -> Select[uuid.UUID]:
+    """The version's asset ids matching the filters, from `version_assets` (and, for `zarr`,
+    the asset rows)."""
     query = select(VersionAsset.asset_id).where(VersionAsset.version_id == version_id)
+    if zarr:
+        query = query.where(
+            exists().where(Asset.id == VersionAsset.asset_id, Asset.zarr_id.is_not(None))
+        )
     if path is not None and exact:
         query = query.where(VersionAsset.path == path)
     elif path:
@@ -129,11 +169,12 @@ async def page(
     *,
     path: str | None,
     glob: str | None,
+    zarr: bool,
     order: str,
     offset: int,
     limit: int,
     with_count: bool,
-) -> tuple[list[tuple[Asset, AssetBlob | None]], int | None]:
+) -> tuple[list[AssetRow], int | None]:
     """A page (limit + 1 rows show whether a next page exists), and the count if asked."""
     exact = False
     if path:
@@ -144,49 +185,49 @@ async def page(
                 )
             )
         )
-    query = _ids(version.id, path, glob, exact)
+    query = _ids(version.id, path, glob, exact, zarr)
+    filtered = bool(path or glob or zarr)
     count = None
     if with_count:
         count = (
-            version.asset_count  # kept up to date on every change: no count over a big version
-            if not (path or glob)
-            else int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+            int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+            if filtered
+            else version.asset_count  # kept up to date on every change: no count over a big version
         )
-    if not (path or glob):
+    if not filtered:
         query, offset = await _seek(session, version, query, order, offset)
     ids = list(await session.scalars(_ordered(query, order).offset(offset).limit(limit + 1)))
-    rows = await session.execute(
-        select(Asset, AssetBlob)
-        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
-        .where(Asset.id.in_(ids))
-    )
-    found = {row[0].id: (row[0], row[1]) for row in rows}
+    rows = await session.execute(_rows().where(Asset.id.in_(ids)))
+    found = {row[0].id: _row(row) for row in rows}
     return [found[i] for i in ids], count
 
 
 async def in_version(
     session: AsyncSession, version_id: int, asset_id: uuid.UUID
-) -> tuple[Asset, AssetBlob | None] | None:
+) -> AssetRow | None:
     query = (
-        select(Asset, AssetBlob)
+        _rows()
         .join(VersionAsset, VersionAsset.asset_id == Asset.id)
-        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
         .where(VersionAsset.version_id == version_id, Asset.id == asset_id)
     )
     row = (await session.execute(query)).first()
-    return (row[0], row[1]) if row else None
+    return _row(row) if row else None
 
 
-async def by_id(
-    session: AsyncSession, asset_id: uuid.UUID
-) -> tuple[Asset, AssetBlob | None] | None:
-    query = (
-        select(Asset, AssetBlob)
-        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
-        .where(Asset.id == asset_id)
+async def by_id(session: AsyncSession, asset_id: uuid.UUID) -> AssetRow | None:
+    row = (await session.execute(_rows().where(Asset.id == asset_id))).first()
+    return _row(row) if row else None
+
+
+async def owns_zarr_dandiset(session: AsyncSession, zarr_id: uuid.UUID, user_id: int) -> bool:
+    """The user owns the dandiset the zarr belongs to (a zarr never leaves its dandiset)."""
+    query = select(
+        exists()
+        .where(ZarrArchive.id == zarr_id)
+        .where(DandisetOwner.dandiset_id == ZarrArchive.dandiset_id)
+        .where(DandisetOwner.user_id == user_id)
     )
-    row = (await session.execute(query)).first()
-    return (row[0], row[1]) if row else None
+    return bool(await session.scalar(query))
 
 
 async def owns_a_dandiset_holding(session: AsyncSession, asset_id: uuid.UUID, user_id: int) -> bool:

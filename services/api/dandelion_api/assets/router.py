@@ -39,6 +39,7 @@ async def list_assets(
     pagination: Pagination,
     path: Annotated[str | None, Query(description="Case-insensitive path prefix")] = None,
     glob: Annotated[str | None, Query(description="Case-insensitive pattern, * = anything")] = None,
+    zarr: Annotated[bool, Query(description="Only zarr assets")] = False,
     order: Order = "created",
     metadata: bool = False,
 ) -> Response:
@@ -51,6 +52,7 @@ async def list_assets(
         user,
         path=path,
         glob=glob,
+        zarr=zarr,
         order=order,
         with_metadata=metadata,
         offset=pagination.offset,
@@ -77,7 +79,7 @@ async def create_asset(
     user: ApprovedUser,
     resources: ResourcesDep,
 ) -> AssetOut:
-    """Add a blob to the draft at `metadata.path` (owners only)."""
+    """Add a blob or a zarr archive to the draft at `metadata.path` (owners only)."""
     return await service.create(session, resources.settings, user, dandiset_id, version, body)
 
 
@@ -193,7 +195,7 @@ async def nested_download(
     user: MaybeUser,
     resources: ResourcesDep,
 ) -> RedirectResponse:
-    """302 to a short-lived presigned URL of the asset's bytes."""
+    """302 to a short-lived presigned URL of the asset's bytes (400 for a zarr asset)."""
     url = await service.nested_download_url(
         session, resources.storage, dandiset_id, version, asset_id, user
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -11,11 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api import audit
 from dandelion_api.assets import paths, repository
+from dandelion_api.assets.repository import AssetRow
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathAsset, PathNode
 from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.versions.service import get_version
 from dandelion_api.versions.validation import request_validation
-from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
+from dandelion_common.db.enums import (
+    EmbargoStatus,
+    OutboxEntity,
+    OutboxOperation,
+    VersionStatus,
+    ZarrStatus,
+)
 from dandelion_common.db.models import (
     Asset,
     AssetBlob,
@@ -24,6 +32,8 @@ from dandelion_common.db.models import (
     User,
     Version,
     VersionAsset,
+    ZarrArchive,
+    ZarrSnapshot,
 )
 from dandelion_common.errors import (
     BadRequest,
@@ -37,27 +47,49 @@ from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import (
     SUMMARIZE_VERSION,
     VALIDATE_ASSET,
+    VALIDATE_ZARR_ASSET,
     AssetChecksum,
     VersionRef,
 )
-from dandelion_common.metadata import asset_full_metadata, strip_asset_computed
+from dandelion_common.metadata import any_asset_full_metadata, strip_asset_computed
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
-from dandelion_common.storage import S3Storage, blob_key
+from dandelion_common.storage import S3Storage, blob_key, zarr_key
+
+
+def zarr_field(asset: Asset, *, published: bool) -> uuid.UUID | None:
+    """The `zarr` id clients list and download by: in a published version the asset's
+    snapshot (the files it was published with), elsewhere the live archive they upload to."""
+    if asset.zarr_id is None:
+        return None
+    return (asset.zarr_snapshot_id or asset.zarr_id) if published else asset.zarr_id
 
 
 def asset_out(
-    asset: Asset, blob: AssetBlob | None, metadata: dict[str, Any] | None = None
+    row: AssetRow, *, published: bool = False, metadata: dict[str, Any] | None = None
 ) -> AssetOut:
+    asset = row.asset
     return AssetOut(
         asset_id=asset.id,
         blob=asset.blob_id,
+        zarr=zarr_field(asset, published=published),
         path=asset.path,
-        size=blob.size if blob else 0,
+        size=row.size,
         created=asset.created,
         modified=asset.modified,
         metadata=metadata,
     )
+
+
+def document(settings: Settings, row: AssetRow) -> dict[str, Any]:
+    """The asset's full metadata, blob or zarr."""
+    return any_asset_full_metadata(
+        settings, row.asset, row.blob, row.snapshot, zarr_embargoed=row.zarr_embargoed
+    )
+
+
+def _info(settings: Settings, row: AssetRow, *, published: bool) -> AssetOut:
+    return asset_out(row, published=published, metadata=document(settings, row))
 
 
 async def _readable_version(
@@ -76,6 +108,7 @@ async def list_assets(
     *,
     path: str | None,
     glob: str | None,
+    zarr: bool = False,
     order: str,
     with_metadata: bool,
     offset: int,
@@ -88,26 +121,32 @@ async def list_assets(
         found,
         path=path,
         glob=glob,
+        zarr=zarr,
         order=order,
         offset=offset,
         limit=limit,
         with_count=first_page,
     )
+    published = found.version != "draft"
     items = [
-        asset_out(a, b, asset_full_metadata(settings, a, b) if with_metadata and b else None)
-        for a, b in rows[:limit]
+        asset_out(
+            row,
+            published=published,
+            metadata=document(settings, row) if with_metadata else None,
+        )
+        for row in rows[:limit]
     ]
     return items, count, len(rows) > limit
 
 
 async def _asset_in_version(
     session: AsyncSession, dandiset_id: int, version: str, asset_id: uuid.UUID, user: User | None
-) -> tuple[Version, Asset, AssetBlob | None]:
+) -> tuple[Version, AssetRow]:
     found = await _readable_version(session, dandiset_id, version, user)
     row = await repository.in_version(session, found.id, asset_id)
     if row is None:
         raise NotFound("No Asset matches the given query.")
-    return found, row[0], row[1]
+    return found, row
 
 
 async def nested_metadata(
@@ -118,8 +157,8 @@ async def nested_metadata(
     asset_id: uuid.UUID,
     user: User | None,
 ) -> dict[str, Any]:
-    _, asset, blob = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return asset_full_metadata(settings, asset, _require_blob(blob))
+    _, row = await _asset_in_version(session, dandiset_id, version, asset_id, user)
+    return document(settings, row)
 
 
 async def nested_info(
@@ -130,18 +169,15 @@ async def nested_info(
     asset_id: uuid.UUID,
     user: User | None,
 ) -> AssetOut:
-    _, asset, blob = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return _info(settings, asset, _require_blob(blob))
-
-
-def _info(settings: Settings, asset: Asset, blob: AssetBlob) -> AssetOut:
-    return asset_out(asset, blob, asset_full_metadata(settings, asset, blob))
+    found, row = await _asset_in_version(session, dandiset_id, version, asset_id, user)
+    return _info(settings, row, published=found.version != "draft")
 
 
 async def validation(
     session: AsyncSession, dandiset_id: int, version: str, asset_id: uuid.UUID, user: User | None
 ) -> AssetValidation:
-    _, asset, _ = await _asset_in_version(session, dandiset_id, version, asset_id, user)
+    _, row = await _asset_in_version(session, dandiset_id, version, asset_id, user)
+    asset = row.asset
     errors = [
         {"field": e.get("field", ""), "message": e.get("message", "")}
         for e in asset.validation_errors
@@ -153,56 +189,52 @@ async def validation(
     )
 
 
-def _require_blob(blob: AssetBlob | None) -> AssetBlob:
-    if blob is None:
-        raise BadRequest("Zarr archives are not supported by this server.")
-    return blob
-
-
-async def readable_asset(
-    session: AsyncSession, asset_id: uuid.UUID, user: User | None
-) -> tuple[Asset, AssetBlob]:
-    """A top-level asset read: an embargoed blob, or an asset of a dandiset that is not OPEN,
-    only for admins and owners of a dandiset holding it.
+async def readable_asset(session: AsyncSession, asset_id: uuid.UUID, user: User | None) -> AssetRow:
+    """A top-level asset read: an embargoed blob or zarr, or an asset of a dandiset that is
+    not OPEN, only for admins and owners of a dandiset holding it (or, for a zarr, owning it).
 
     The blob's flag alone is not enough: a blob may be open while the asset's own dandiset is
     not (an unembargo that has moved it but not yet opened the dandiset; a blob shared by
     upload dedup with an open dandiset), and the asset's path and metadata are its dandiset's.
+    A zarr's embargo is its dandiset's.
     """
     row = await repository.by_id(session, asset_id)
     if row is None:
         raise NotFound("No Asset matches the given query.")
-    asset, blob = row[0], _require_blob(row[1])
-    restricted = blob.embargoed or await repository.in_embargoed_dandiset(session, asset.id)
-    if restricted and not (
-        user
-        and (user.is_admin or await repository.owns_a_dandiset_holding(session, asset.id, user.id))
-    ):
+    embargoed = row.blob.embargoed if row.blob is not None else row.zarr_embargoed
+    restricted = embargoed or await repository.in_embargoed_dandiset(session, asset_id)
+    if restricted and not (user and await _may_read_restricted(session, row.asset, user)):
         if user is None:
             raise NotAuthenticated()
         raise PermissionDenied()
-    return asset, blob
+    return row
+
+
+async def _may_read_restricted(session: AsyncSession, asset: Asset, user: User) -> bool:
+    if user.is_admin or await repository.owns_a_dandiset_holding(session, asset.id, user.id):
+        return True
+    zarr_id = asset.zarr_id
+    return zarr_id is not None and await repository.owns_zarr_dandiset(session, zarr_id, user.id)
 
 
 async def top_level_metadata(
     session: AsyncSession, settings: Settings, asset_id: uuid.UUID, user: User | None
 ) -> dict[str, Any]:
-    asset, blob = await readable_asset(session, asset_id, user)
-    return asset_full_metadata(settings, asset, blob)
+    return document(settings, await readable_asset(session, asset_id, user))
 
 
 async def top_level_info(
     session: AsyncSession, settings: Settings, asset_id: uuid.UUID, user: User | None
 ) -> AssetOut:
-    asset, blob = await readable_asset(session, asset_id, user)
-    return _info(settings, asset, blob)
+    row = await readable_asset(session, asset_id, user)
+    # By id alone there is no version: a published row is served as published versions do.
+    return _info(settings, row, published=row.asset.published)
 
 
 async def download_url(
     session: AsyncSession, storage: S3Storage, asset_id: uuid.UUID, user: User | None
 ) -> str:
-    asset, blob = await readable_asset(session, asset_id, user)
-    return await _presign(storage, asset, blob)
+    return await _presign(storage, await readable_asset(session, asset_id, user))
 
 
 async def nested_download_url(
@@ -213,13 +245,21 @@ async def nested_download_url(
     asset_id: uuid.UUID,
     user: User | None,
 ) -> str:
-    _, asset, blob = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return await _presign(storage, asset, _require_blob(blob))
+    _, row = await _asset_in_version(session, dandiset_id, version, asset_id, user)
+    return await _presign(storage, row)
 
 
-async def _presign(storage: S3Storage, asset: Asset, blob: AssetBlob) -> str:
-    key = blob_key(blob.id, embargoed=blob.embargoed)
-    return await storage.presign_get(key, filename=posixpath.basename(asset.path))
+ZARR_DOWNLOAD = (
+    "Unable to provide download link for zarr assets."
+    " Please browse the zarr files directly to do so."
+)
+
+
+async def _presign(storage: S3Storage, row: AssetRow) -> str:
+    if row.blob is None:  # a zarr is many files: clients list them under /api/zarr/{id}/files/
+        raise BadRequest(ZARR_DOWNLOAD)
+    key = blob_key(row.blob.id, embargoed=row.blob.embargoed)
+    return await storage.presign_get(key, filename=posixpath.basename(row.asset.path))
 
 
 # -- changes to the draft ----------------------------------------------------------------
@@ -227,32 +267,90 @@ async def _presign(storage: S3Storage, asset: Asset, blob: AssetBlob) -> str:
 
 async def _editable_draft(
     session: AsyncSession, user: User, dandiset_id: int, version: str
-) -> Version:
+) -> tuple[Dandiset, Version]:
     dandiset = await owned_dandiset(session, dandiset_id, user)
     if version != "draft":
         raise MethodNotAllowed("Only draft versions can be modified.")
     if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
         raise BadRequest("Dandiset modification not allowed during unembargo")
-    return await get_version(session, dandiset_id, "draft")
+    return dandiset, await get_version(session, dandiset_id, "draft")
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What a new asset points at: a blob, or a zarr archive and its current snapshot."""
+
+    blob: AssetBlob | None = None
+    archive: ZarrArchive | None = None
+    snapshot: ZarrSnapshot | None = None
+
+    @property
+    def size(self) -> int:
+        if self.blob is not None:
+            return self.blob.size
+        return self.snapshot.size if self.snapshot is not None else 0
+
+    def new_asset(self, path: str, metadata: dict[str, Any]) -> Asset:
+        if self.archive is not None:
+            return Asset(
+                id=uuid.uuid4(),
+                path=path,
+                zarr_id=self.archive.id,
+                zarr_snapshot_id=self.snapshot.id if self.snapshot is not None else None,
+                metadata_=metadata,
+            )
+        assert self.blob is not None
+        return Asset(id=uuid.uuid4(), path=path, blob_id=self.blob.id, metadata_=metadata)
+
+    def same_as(self, asset: Asset) -> bool:
+        if self.archive is not None:
+            return asset.zarr_id == self.archive.id
+        return self.blob is not None and asset.blob_id == self.blob.id
+
+    def row(self, asset: Asset, dandiset: Dandiset) -> AssetRow:
+        embargoed = dandiset.embargo_status is not EmbargoStatus.OPEN
+        return AssetRow(asset, self.blob, self.snapshot, self.archive is not None and embargoed)
 
 
 async def _parse(
     session: AsyncSession, body: AssetCreate, draft: Version
-) -> tuple[str, AssetBlob, dict[str, Any]]:
+) -> tuple[str, _Content, dict[str, Any]]:
     if (body.blob_id is None) == (body.zarr_id is None):
         raise FieldErrors({"blob_id": ["Exactly one of blob_id or zarr_id must be specified."]})
-    if body.zarr_id is not None:
-        raise BadRequest("Zarr archives are not supported by this server.")
     path = body.metadata.get("path")
     if not isinstance(path, str) or not path:
         raise FieldErrors({"metadata": ["No path specified in metadata."]})
     paths.validate_path(path)
+    if body.zarr_id is not None:
+        content = await _zarr_content(session, body.zarr_id, draft)
+    else:
+        assert body.blob_id is not None
+        content = _Content(blob=await _blob(session, body.blob_id, draft))
+    return path, content, strip_asset_computed(body.metadata)
+
+
+async def _blob(session: AsyncSession, blob_id: uuid.UUID, draft: Version) -> AssetBlob:
     # FOR SHARE until commit: a checksum or extract job finishing meanwhile (it locks the blob
     # FOR UPDATE) then sees this asset and asks for its validation, so none is left Pending.
-    blob = await session.get(AssetBlob, body.blob_id, with_for_update={"read": True})
+    blob = await session.get(AssetBlob, blob_id, with_for_update={"read": True})
     if blob is None or not await _may_join(session, blob, draft):
         raise NotFound("No AssetBlob matches the given query.")
-    return path, blob, strip_asset_computed(body.metadata)
+    return blob
+
+
+async def _zarr_content(session: AsyncSession, zarr_id: uuid.UUID, draft: Version) -> _Content:
+    # FOR SHARE until commit, as for blobs: an ingest completing meanwhile (it locks the
+    # archive FOR UPDATE) waits, then finds this asset among the draft's and points it at its
+    # new snapshot; an ingest committed before is seen here. A snapshot id is no archive: 404.
+    archive = await session.get(ZarrArchive, zarr_id, with_for_update={"read": True})
+    if archive is None:
+        raise NotFound("No ZarrArchive matches the given query.")
+    if archive.dandiset_id != draft.dandiset_id:
+        raise BadRequest("The zarr archive belongs to a different dandiset")
+    snapshot = None
+    if archive.snapshot_id is not None:
+        snapshot = await session.get(ZarrSnapshot, archive.snapshot_id)
+    return _Content(archive=archive, snapshot=snapshot)
 
 
 async def _may_join(session: AsyncSession, blob: AssetBlob, draft: Version) -> bool:
@@ -276,23 +374,23 @@ async def _may_join(session: AsyncSession, blob: AssetBlob, draft: Version) -> b
 
 
 async def _attach(
-    session: AsyncSession, draft: Version, asset: Asset, blob: AssetBlob, *, delta_files: int
+    session: AsyncSession, draft: Version, asset: Asset, size: int, *, delta_files: int
 ) -> None:
     session.add(VersionAsset(version_id=draft.id, asset_id=asset.id, path=asset.path))
-    await paths.add(session, draft.id, asset.path, asset.id, blob.size)
-    await _touch(session, draft, files=delta_files, size=blob.size)
+    await paths.add(session, draft.id, asset.path, asset.id, size)
+    await _touch(session, draft, files=delta_files, size=size)
 
 
 async def _detach(
-    session: AsyncSession, draft: Version, asset: Asset, blob: AssetBlob, *, delta_files: int
+    session: AsyncSession, draft: Version, asset: Asset, size: int, *, delta_files: int
 ) -> None:
     await session.execute(
         delete(VersionAsset).where(
             VersionAsset.version_id == draft.id, VersionAsset.asset_id == asset.id
         )
     )
-    await paths.remove(session, draft.id, asset.path, blob.size)
-    await _touch(session, draft, files=delta_files, size=-blob.size)
+    await paths.remove(session, draft.id, asset.path, size)
+    await _touch(session, draft, files=delta_files, size=-size)
 
 
 async def _touch(session: AsyncSession, draft: Version, *, files: int, size: int) -> None:
@@ -315,20 +413,28 @@ async def _touch(session: AsyncSession, draft: Version, *, files: int, size: int
         enqueue_after_commit(session, SUMMARIZE_VERSION, VersionRef(version_id=draft.id))
 
 
-def _request_validation(session: AsyncSession, asset: Asset, blob: AssetBlob) -> None:
-    """After commit, the ingest worker validates the new asset row."""
-    payload = AssetChecksum(asset_id=asset.id, sha256=blob.sha256)
-    enqueue_after_commit(session, VALIDATE_ASSET, payload)
+def _request_validation(session: AsyncSession, asset: Asset, content: _Content) -> None:
+    """After commit, the ingest worker validates the new asset row; a zarr asset once its
+    archive's ingest is complete (an ingest to come asks for it itself)."""
+    if content.blob is not None:
+        payload = AssetChecksum(asset_id=asset.id, sha256=content.blob.sha256)
+        enqueue_after_commit(session, VALIDATE_ASSET, payload)
+        return
+    archive = content.archive
+    if archive is not None and archive.status is ZarrStatus.COMPLETE and content.snapshot:
+        payload = AssetChecksum(asset_id=asset.id, sha256=str(content.snapshot.id))
+        enqueue_after_commit(session, VALIDATE_ZARR_ASSET, payload)
 
 
-def _audit_details(asset: Asset, blob: AssetBlob) -> dict[str, Any]:
+def _audit_details(asset: Asset, content: _Content) -> dict[str, Any]:
+    blob, archive, snapshot = content.blob, content.archive, content.snapshot
     return {
         "path": asset.path,
-        "size": blob.size,
-        "asset_blob_id": str(blob.id),
-        "zarr_archive_id": None,
+        "size": content.size,
+        "asset_blob_id": str(blob.id) if blob else None,
+        "zarr_archive_id": str(archive.id) if archive else None,
         "asset_id": str(asset.id),
-        "checksum": blob.sha256,
+        "checksum": blob.sha256 if blob else (snapshot.checksum if snapshot else None),
         "metadata": asset.metadata_,
     }
 
@@ -341,19 +447,33 @@ async def create(
     version: str,
     body: AssetCreate,
 ) -> AssetOut:
-    draft = await _editable_draft(session, user, dandiset_id, version)
-    path, blob, metadata = await _parse(session, body, draft)
+    dandiset, draft = await _editable_draft(session, user, dandiset_id, version)
+    path, content, metadata = await _parse(session, body, draft)
     await paths.check_free(session, draft.id, path)
-    asset = Asset(id=uuid.uuid4(), path=path, blob_id=blob.id, metadata_={**metadata, "path": path})
+    asset = await _add(session, draft, content, path, {**metadata, "path": path})
+    audit.record(session, user, dandiset_id, "add_asset", _audit_details(asset, content))
+    emit(session, OutboxEntity.ASSET, asset.id)
+    return await _created(session, settings, asset, content, dandiset)
+
+
+async def _add(
+    session: AsyncSession, draft: Version, content: _Content, path: str, metadata: dict[str, Any]
+) -> Asset:
+    asset = content.new_asset(path, metadata)
     session.add(asset)
     await session.flush()
-    await _attach(session, draft, asset, blob, delta_files=1)
-    audit.record(session, user, dandiset_id, "add_asset", _audit_details(asset, blob))
-    _request_validation(session, asset, blob)
-    emit(session, OutboxEntity.ASSET, asset.id)
+    await _attach(session, draft, asset, content.size, delta_files=1)
+    _request_validation(session, asset, content)
+    return asset
+
+
+async def _created(
+    session: AsyncSession, settings: Settings, asset: Asset, content: _Content, dandiset: Dandiset
+) -> AssetOut:
     await session.flush()
     await session.refresh(asset)
-    return asset_out(asset, blob, asset_full_metadata(settings, asset, blob))
+    row = content.row(asset, dandiset)
+    return _info(settings, row, published=False)
 
 
 async def replace(
@@ -365,43 +485,39 @@ async def replace(
     asset_id: uuid.UUID,
     body: AssetCreate,
 ) -> AssetOut:
-    draft = await _editable_draft(session, user, dandiset_id, version)
-    row = await repository.in_version(session, draft.id, asset_id)
-    if row is None:
+    dandiset, draft = await _editable_draft(session, user, dandiset_id, version)
+    old = await repository.in_version(session, draft.id, asset_id)
+    if old is None:
         raise NotFound("No Asset matches the given query.")
-    old, old_blob = row[0], _require_blob(row[1])
-    path, blob, metadata = await _parse(session, body, draft)
+    path, content, metadata = await _parse(session, body, draft)
     metadata = {**metadata, "path": path}
-    if (path, blob.id, metadata) == (old.path, old.blob_id, old.metadata_):
-        return asset_out(old, old_blob, asset_full_metadata(settings, old, old_blob))
-    await _detach(session, draft, old, old_blob, delta_files=-1)
+    if (path, metadata) == (old.asset.path, old.asset.metadata_) and content.same_as(old.asset):
+        return _info(settings, old, published=False)
+    await _detach(session, draft, old.asset, old.size, delta_files=-1)
     await paths.check_free(session, draft.id, path)
-    asset = Asset(id=uuid.uuid4(), path=path, blob_id=blob.id, metadata_=metadata)
-    session.add(asset)
-    await session.flush()
-    await _attach(session, draft, asset, blob, delta_files=1)
-    audit.record(session, user, dandiset_id, "update_asset", _audit_details(asset, blob))
-    _request_validation(session, asset, blob)
-    emit(session, OutboxEntity.ASSET, old.id, OutboxOperation.DELETE)
+    asset = await _add(session, draft, content, path, metadata)
+    audit.record(session, user, dandiset_id, "update_asset", _audit_details(asset, content))
+    emit(session, OutboxEntity.ASSET, old.asset.id, OutboxOperation.DELETE)
     emit(session, OutboxEntity.ASSET, asset.id)
-    await session.flush()
-    await session.refresh(asset)
-    return asset_out(asset, blob, asset_full_metadata(settings, asset, blob))
+    return await _created(session, settings, asset, content, dandiset)
 
 
 async def remove(
     session: AsyncSession, user: User, dandiset_id: int, version: str, asset_id: uuid.UUID
 ) -> None:
-    draft = await _editable_draft(session, user, dandiset_id, version)
+    _, draft = await _editable_draft(session, user, dandiset_id, version)
     row = await repository.in_version(session, draft.id, asset_id)
     if row is None:
         raise NotFound("No Asset matches the given query.")
-    asset, blob = row[0], _require_blob(row[1])
-    await _detach(session, draft, asset, blob, delta_files=-1)
+    await _detach(session, draft, row.asset, row.size, delta_files=-1)
     audit.record(
-        session, user, dandiset_id, "remove_asset", {"path": asset.path, "asset_id": str(asset.id)}
+        session,
+        user,
+        dandiset_id,
+        "remove_asset",
+        {"path": row.asset.path, "asset_id": str(row.asset.id)},
     )
-    emit(session, OutboxEntity.ASSET, asset.id, OutboxOperation.DELETE)
+    emit(session, OutboxEntity.ASSET, row.asset.id, OutboxOperation.DELETE)
 
 
 async def folder(
@@ -420,29 +536,36 @@ async def folder(
     if listing is None:
         raise NotFound("Specified path not found.")
     nodes, count = listing
-    keys = await _blob_keys(session, [n.asset_id for n in nodes if n.asset_id])
+    urls = await _object_urls(session, storage, [n.asset_id for n in nodes if n.asset_id])
     items = [
         PathNode(
             path=n.path,
             version=found.id,
             aggregate_files=n.aggregate_files,
             aggregate_size=n.aggregate_size,
-            asset=PathAsset(asset_id=n.asset_id, url=storage.object_url(keys[n.asset_id]))
-            if n.asset_id
-            else None,
+            asset=PathAsset(asset_id=n.asset_id, url=urls[n.asset_id]) if n.asset_id else None,
         )
         for n in nodes
     ]
     return items, count
 
 
-async def _blob_keys(session: AsyncSession, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The S3 key of each asset's blob (embargoed blobs live under their own prefix)."""
+async def _object_urls(
+    session: AsyncSession, storage: S3Storage, asset_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The unsigned S3 URL of each asset: its blob (embargoed blobs live under their own
+    prefix), or its zarr's prefix in the zarr bucket."""
     if not asset_ids:
         return {}
     query = (
-        select(Asset.id, AssetBlob.id, AssetBlob.embargoed)
-        .join(AssetBlob, AssetBlob.id == Asset.blob_id)
+        select(Asset.id, AssetBlob.id, AssetBlob.embargoed, Asset.zarr_id)
+        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
         .where(Asset.id.in_(asset_ids))
     )
-    return {row[0]: blob_key(row[1], embargoed=row[2]) for row in await session.execute(query)}
+    urls = {}
+    for asset_id, blob_id, embargoed, zarr_id in await session.execute(query):
+        if zarr_id is not None:
+            urls[asset_id] = storage.zarr.object_url(zarr_key(zarr_id))
+        else:
+            urls[asset_id] = storage.object_url(blob_key(blob_id, embargoed=embargoed))
+    return urls

@@ -21,6 +21,7 @@ from dandelion_common.db.models import (
     User,
     Version,
     VersionAsset,
+    ZarrSnapshot,
 )
 
 ASSET_RECORD_TYPES = ("add_asset", "update_asset", "remove_asset")
@@ -45,13 +46,22 @@ async def application_stats(session: AsyncSession) -> StatsRow:
     size = select(cast(func.coalesce(func.sum(AssetBlob.size), 0), BigInteger)).where(
         AssetBlob.id.in_(referenced_blobs)
     )
+    # Zarrs count by the snapshots versions hold (a published one and the draft may differ).
+    referenced_snapshots = (
+        select(Asset.zarr_snapshot_id)
+        .join(VersionAsset, VersionAsset.asset_id == Asset.id)
+        .where(Asset.zarr_snapshot_id.is_not(None))
+    )
+    zarr_size = select(cast(func.coalesce(func.sum(ZarrSnapshot.size), 0), BigInteger)).where(
+        ZarrSnapshot.id.in_(referenced_snapshots)
+    )
     statement = select(
         select(func.count()).select_from(Dandiset).scalar_subquery(),
         select(func.count(distinct(Version.dandiset_id)))
         .where(Version.version != "draft")
         .scalar_subquery(),
         select(func.count()).where(User.status == UserStatus.APPROVED).scalar_subquery(),
-        size.scalar_subquery(),
+        size.scalar_subquery() + zarr_size.scalar_subquery(),
     )
     row = (await session.execute(statement)).one()
     return StatsRow(*(int(value) for value in row))

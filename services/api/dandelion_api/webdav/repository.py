@@ -1,27 +1,29 @@
-"""Nodes of a version's folder tree (`asset_paths`), each with its asset and blob if a file."""
+"""Nodes of a version's folder tree (`asset_paths`), each with its asset and its blob or zarr
+snapshot if a file."""
 
 from __future__ import annotations
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.models import Asset, AssetBlob, AssetPath
+from dandelion_common.db.models import Asset, AssetBlob, AssetPath, ZarrSnapshot
 
-Node = tuple[AssetPath, Asset | None, AssetBlob | None]
+Node = tuple[AssetPath, Asset | None, AssetBlob | None, ZarrSnapshot | None]
 
 
-def _nodes(version_id: int) -> Select[AssetPath, Asset, AssetBlob]:
+def _nodes(version_id: int) -> Select[AssetPath, Asset, AssetBlob, ZarrSnapshot]:
     return (
-        select(AssetPath, Asset, AssetBlob)
+        select(AssetPath, Asset, AssetBlob, ZarrSnapshot)
         .outerjoin(Asset, Asset.id == AssetPath.asset_id)
         .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
+        .outerjoin(ZarrSnapshot, ZarrSnapshot.id == Asset.zarr_snapshot_id)
         .where(AssetPath.version_id == version_id)
     )
 
 
 async def node(session: AsyncSession, version_id: int, path: str) -> Node | None:
     row = (await session.execute(_nodes(version_id).where(AssetPath.path == path))).first()
-    return (row[0], row[1], row[2]) if row else None
+    return (row[0], row[1], row[2], row[3]) if row else None
 
 
 async def children(
@@ -37,7 +39,7 @@ async def children(
         .offset(offset)
         .limit(limit)
     )
-    return [(row[0], row[1], row[2]) for row in await session.execute(query)]
+    return [(row[0], row[1], row[2], row[3]) for row in await session.execute(query)]
 
 
 async def child_count(session: AsyncSession, version_id: int, parent: str) -> int:

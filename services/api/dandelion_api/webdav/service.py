@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_api.dandisets.access import readable_dandiset
+from dandelion_api.assets.service import zarr_field
+from dandelion_api.dandisets.access import EMBARGOED, readable_dandiset
 from dandelion_api.versions.service import get_version
 from dandelion_api.webdav import repository
 from dandelion_api.webdav.schemas import AssetResource, AtPathQuery, FolderResource, PathResult
-from dandelion_common.db.models import User, Version
+from dandelion_common.db.models import Dandiset, User, Version
 from dandelion_common.errors import NotAuthenticated, NotFound, PermissionDenied
-from dandelion_common.metadata import asset_full_metadata
+from dandelion_common.metadata import any_asset_full_metadata
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage
 
@@ -30,17 +33,20 @@ async def at_path(
     The root itself is never listed (DANDI has no row for it): without `children` its listing
     is empty, with `children` it is the top-level files and folders.
     """
-    version = await _readable_version(session, query, user)
+    version, dandiset = await _readable_version(session, query, user)
+    shown = _Shown(
+        settings, query.metadata, version.version != "draft", dandiset.embargo_status in EMBARGOED
+    )
     path = query.path.rstrip("/")
     if not path:
         if not query.children:
             return [], 0
         nodes = await repository.children(session, version.id, "", offset=offset, limit=limit)
         count = await repository.child_count(session, version.id, "")
-        return [_result(settings, storage, n, query.metadata) for n in nodes], count
+        return [_result(shown, n) for n in nodes], count
     found = await _node(session, version.id, path, folder_only=query.path.endswith("/"))
     if found[0].asset_id is not None or not query.children:
-        return ([_result(settings, storage, found, query.metadata)] if offset == 0 else []), 1
+        return ([_result(shown, found)] if offset == 0 else []), 1
     # The folder is row 0 of its listing and its children rows 1..n, ordered by path.
     nodes = [found] if offset == 0 else []
     if limit > len(nodes):
@@ -48,20 +54,31 @@ async def at_path(
             session, version.id, path, offset=max(offset - 1, 0), limit=limit - len(nodes)
         )
     count = 1 + await repository.child_count(session, version.id, path)
-    return [_result(settings, storage, n, query.metadata) for n in nodes], count
+    return [_result(shown, n) for n in nodes], count
 
 
 async def _readable_version(
     session: AsyncSession, query: AtPathQuery, user: User | None
-) -> Version:
+) -> tuple[Version, Dandiset]:
     # As in DANDI, an unknown dandiset or version is a 404 before any permission check.
     version = await get_version(session, query.dandiset_id, query.version_id)
     try:
-        await readable_dandiset(session, query.dandiset_id, user)
+        dandiset = await readable_dandiset(session, query.dandiset_id, user)
     except NotAuthenticated as exc:
         # DANDI refuses inside the view, which DRF renders as 403 even for the anonymous.
         raise PermissionDenied() from exc
-    return version
+    return version, dandiset
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """How this listing shows assets: with metadata or not, as a published version does (a
+    zarr asset's `zarr` is then its snapshot), in a dandiset under embargo or not."""
+
+    settings: Settings
+    with_metadata: bool
+    published: bool
+    embargoed: bool
 
 
 async def _node(
@@ -75,10 +92,8 @@ async def _node(
     return found
 
 
-def _result(
-    settings: Settings, storage: S3Storage, node: repository.Node, with_metadata: bool
-) -> PathResult:
-    path, asset, blob = node
+def _result(shown: _Shown, node: repository.Node) -> PathResult:
+    path, asset, blob, snapshot = node
     if asset is None:
         return PathResult(
             type="folder",
@@ -86,14 +101,20 @@ def _result(
                 path=path.path, total_assets=path.aggregate_files, total_size=path.aggregate_size
             ),
         )
-    # A file's node aggregates exactly its own bytes; every asset here has a blob (no zarrs).
+    # A file's node aggregates exactly its own bytes (a zarr's: its snapshot's).
+    metadata = None
+    if shown.with_metadata:
+        metadata = any_asset_full_metadata(
+            shown.settings, asset, blob, snapshot, zarr_embargoed=shown.embargoed
+        )
     resource = AssetResource(
         asset_id=asset.id,
         path=asset.path,
         created=asset.created,
         modified=asset.modified,
+        zarr=zarr_field(asset, published=shown.published),
         blob=asset.blob_id,
         size=path.aggregate_size,
-        metadata=asset_full_metadata(settings, asset, blob) if with_metadata and blob else None,
+        metadata=metadata,
     )
     return PathResult(type="asset", resource=resource)
