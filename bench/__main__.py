@@ -14,6 +14,7 @@ from bench import (
     bench_search,
     bench_unembargo,
     bench_uploads,
+    bench_zarr,
 )
 from bench.table import Row, render
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
@@ -25,7 +26,8 @@ async def collect(urls: ServerUrls) -> list[Row]:
     api = [*await bench_foundation.run(urls), *await bench_api.run(urls)]
     load = await bench_load.run(urls)
     publish = [*await bench_publish.run(urls), *await bench_unembargo.run(urls)]
-    return [*uploads, *ingest, *api, *load, *publish, *await bench_search.run(urls)]
+    zarr = await bench_zarr.run(urls)
+    return [*uploads, *ingest, *api, *load, *publish, *zarr, *await bench_search.run(urls)]
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 Algorithm (every step may be repeated: arq is at-least-once, and a run may die anywhere)
 1. Sweep: delete the embargoed keys of the dandiset's blobs already flagged open, the sources
    an earlier run recorded as moved but died before deleting. No orphan is left behind.
+   Then the embargo tag is removed from the current objects of the dandiset's zarr
+   archives (their keys do not move).
 2. Take the ids of the embargoed blobs of the dandiset's assets (every version), once.
 3. In batches: copy each blob `embargoed/blobs/...` → `blobs/...` inside S3, untagged, a
    bounded number at a time; record the batch (`embargoed=false`) in one transaction; delete
@@ -55,6 +57,7 @@ from dandelion_common.db.models import (
     User,
     Version,
     VersionAsset,
+    ZarrArchive,
 )
 from dandelion_common.dois import want_doi
 from dandelion_common.errors import TRANSIENT_ERRORS, StorageError, StorageUnavailable
@@ -70,7 +73,7 @@ from dandelion_common.jobs.contracts import (
 from dandelion_common.jobs.worker import Context, handler, job_session
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings, WorkerSettings
-from dandelion_common.storage import S3Storage, blob_key
+from dandelion_common.storage import S3Storage, blob_key, zarr_key
 
 logger = logging.getLogger("dandelion.ingest.embargo")
 
@@ -112,6 +115,7 @@ async def unembargo(ctx: Context, payload: UnembargoRequest) -> str:
 async def _unembargo(ctx: Context, payload: UnembargoRequest) -> int:
     deadline = _deadline(ctx["settings"].worker)
     await sweep(ctx, payload.dandiset_id)
+    await untag_zarrs(ctx, payload.dandiset_id)
     moved = 0
     for _ in range(MAX_PASSES):
         moved += await move_blobs(ctx, payload.dandiset_id, deadline=deadline)
@@ -252,6 +256,44 @@ async def sweep(ctx: Context, dandiset_id: int) -> None:
         )
         ids = list(await session.scalars(query))
     await ctx["storage"].delete_many([blob_key(i, embargoed=True) for i in ids])
+
+
+# -- zarr archives -------------------------------------------------------------------------
+
+
+async def untag_zarrs(ctx: Context, dandiset_id: int) -> int:
+    """Remove the embargo tag from the current objects of the dandiset's zarr archives, which
+    stay where they are (zarr keys do not depend on the embargo); returns how many. A repeat
+    is harmless: untagging an untagged object changes nothing."""
+    async with job_session(ctx) as session:
+        query = select(ZarrArchive.id).where(ZarrArchive.dandiset_id == dandiset_id)
+        zarr_ids = list(await session.scalars(query))
+    storage: S3Storage = ctx["storage"].zarr
+    untagged = 0
+    for zarr_id in zarr_ids:
+        async for page in storage.latest_versions(zarr_key(zarr_id)):
+            await untag_all(storage, [listed.key for listed in page])
+            untagged += len(page)
+    return untagged
+
+
+async def untag_all(storage: S3Storage, keys: Sequence[str]) -> None:
+    """Untag the keys, CONCURRENCY at a time (S3 has no batch call for tags); the first
+    failure stops the others."""
+    queue = iter(keys)
+
+    async def worker() -> None:
+        for key in queue:  # one shared iterator: each key is taken by one worker
+            await storage.delete_tags(key)
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(min(CONCURRENCY, len(keys)))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 # -- opening the dandiset ------------------------------------------------------------------

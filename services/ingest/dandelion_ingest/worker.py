@@ -1,4 +1,5 @@
-"""The ingest worker: blob checksums, NWB extraction and inspection, validation, summaries."""
+"""The ingest worker: blob checksums, NWB extraction and inspection, validation, summaries,
+Zarr ingests."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dandelion_ingest.manifests import manifests
 from dandelion_ingest.publish import publish
 from dandelion_ingest.summary import summarize_version
 from dandelion_ingest.tasks import validate_asset, validate_version
+from dandelion_ingest.zarr import ingest_zarr
 
 QUEUE = Queue.INGEST
 FUNCTIONS: list[Function] = [
@@ -27,6 +29,7 @@ FUNCTIONS: list[Function] = [
     publish,
     manifests,
     unembargo,
+    ingest_zarr,
 ]
 # Built from settings at startup (the period is configured).
 CRON_JOBS: list[CronFactory] = [gc_cron]

@@ -46,6 +46,9 @@ class JobContract(Generic[P]):
     # arq's try limit; None keeps the worker's default. Jobs that defer themselves while a
     # resource is busy need more.
     max_tries: int | None = None
+    # How long arq keeps the result, refusing the same job id meanwhile; None keeps the
+    # worker's default (an hour). 0 for jobs that may rightly be asked again at once.
+    keep_result_seconds: float | None = None
 
     @property
     def queue_name(self) -> str:
@@ -191,8 +194,15 @@ class ZarrRef(Payload):
 # A finalized Zarr archive (status Uploaded): list its current objects, compute DANDI's zarr
 # checksum, count and size, freeze them as a snapshot, and point the draft's zarr assets at it.
 # Restartable: a million-object listing is checkpointed, so a killed run continues.
+# The API finalizes only a Pending archive, and files cannot change while it is Uploaded or
+# Ingesting, so a second finalize always deserves a run: no result is kept to refuse it.
 INGEST_ZARR = JobContract(
-    "ingest_zarr", Queue.INGEST, ZarrRef, key=lambda p: str(p.zarr_id), max_tries=50
+    "ingest_zarr",
+    Queue.INGEST,
+    ZarrRef,
+    key=lambda p: str(p.zarr_id),
+    max_tries=50,
+    keep_result_seconds=0,
 )
 
 # A zarr asset pointed at a new snapshot, validated again: VALIDATE_ASSET's job, keyed by the

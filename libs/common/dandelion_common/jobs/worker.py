@@ -58,7 +58,12 @@ def handler(contract: JobContract[P]) -> Callable[[Handler[P]], Function]:
                 raise Retry(defer=delay) from exc
 
         run.__qualname__ = run.__name__ = fn.__name__
-        return func(run, name=contract.name, max_tries=contract.max_tries)
+        return func(
+            run,
+            name=contract.name,
+            max_tries=contract.max_tries,
+            keep_result=contract.keep_result_seconds,
+        )
 
     return decorate
 
