@@ -31,12 +31,16 @@ from bench.scratch import asyncpg_dsn, scratch_database
 from bench.table import Row, render
 from dandelion_common.db.session import Database
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
+from dandelion_common.jobs.contracts import PublishRequest
 from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.schema import SCHEMA_VERSION, configure_dandischema
 from dandelion_common.settings import PostgresSettings, RedisSettings, Settings
 from dandelion_common.storage import S3Storage, zarr_key
+from dandelion_ingest.publish import publish_draft
 from dandelion_ingest.zarr import StreamingZarrChecksum, ingest_zarr
 
 OBJECTS = int(os.environ.get("BENCH_ZARR_OBJECTS", "100000"))
+PUBLISH_TARGET_S = 10.0
 OBJECT_BYTES = 300
 PUT_CONCURRENCY = 64
 BUCKET = "dandelion-bench-zarr"  # its zarr bucket is "dandelion-bench-zarr-zarr"
@@ -149,9 +153,15 @@ async def measure(ctx: dict[str, Any], database: str) -> list[Row]:
     if checksum != theirs.pop("checksum"):
         raise RuntimeError(f"ingest checksum {checksum} is not zarr_checksum's")
     await check(database, checksum)
+    published, grown = await publish_seconds(ctx, database, zarr_id)
     return [
         Row(f"zarr ingest {OBJECTS:,} chunks", OBJECTS / seconds, OBJECTS / floor,
             "S3 version listing alone", "chunks/s"),
+        Row(f"publish a dandiset holding the {OBJECTS:,}-chunk zarr (the job, to commit)",
+            published, PUBLISH_TARGET_S, "issue 6's publish target", "s",
+            higher_is_better=False),
+        Row("  S3 objects after that publish / before (nothing copied)", grown, 2.0,
+            "a snapshot by copy", "x", higher_is_better=False),
         Row("zarr checksum (streamed)", ours["rate"], theirs["rate"],
             "zarr_checksum tree", "entries/s"),
         Row("zarr checksum peak memory", ours["peak"], theirs["peak"],
@@ -188,6 +198,43 @@ def _timed(compute: Callable[[], str]) -> dict[str, Any]:
     finally:
         tracemalloc.stop()
     return {"checksum": checksum, "rate": OBJECTS / seconds, "peak": peak}
+
+
+PUBLISH_SQL = f"""
+INSERT INTO users (username, status) VALUES ('bench', 'APPROVED');
+INSERT INTO dandiset_owners (dandiset_id, user_id) SELECT 1, id FROM users;
+UPDATE assets SET status = 'Valid';
+UPDATE versions SET status = 'Publishing', metadata = '{{"schemaKey": "Dandiset",
+    "schemaVersion": "{SCHEMA_VERSION}", "description": "bench",
+    "license": ["spdx:CC-BY-4.0"], "contributor": [{{"schemaKey": "Person",
+    "name": "Bench, B", "roleName": ["dcite:ContactPerson"], "includeInCitation": true}}]}}'
+"""
+
+
+async def publish_seconds(
+    ctx: dict[str, Any], database: str, zarr_id: uuid.UUID
+) -> tuple[float, float]:
+    """The publish job on the dandiset holding the ingested zarr (its asset and draft made
+    Valid, as validation would), timed to its commit; and the growth of the zarr's objects."""
+    conn = await asyncpg.connect(asyncpg_dsn(database))
+    try:
+        for statement in filter(str.strip, PUBLISH_SQL.split(";\n")):
+            await conn.execute(statement)
+        user_id = await conn.fetchval("SELECT id FROM users")
+    finally:
+        await conn.close()
+    settings: Settings = ctx["settings"]
+    configure_dandischema(settings.instance)
+    before = sum(await ctx["storage"].zarr.count_versions(zarr_key(zarr_id)))
+    started = time.perf_counter()
+    async with ctx["db"].session() as session:
+        request = PublishRequest(dandiset_id=1, user_id=user_id)
+        if await publish_draft(session, settings, request) is None:
+            raise RuntimeError("the publish job published nothing")
+        await session.commit()
+    seconds = time.perf_counter() - started
+    after = sum(await ctx["storage"].zarr.count_versions(zarr_key(zarr_id)))
+    return seconds, after / before
 
 
 async def check(database: str, checksum: str) -> None:
