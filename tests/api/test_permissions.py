@@ -31,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.app import create_app
 from dandelion_common.db.enums import EmbargoStatus, UserStatus, VersionStatus
-from dandelion_common.db.models import Upload, Version
+from dandelion_common.db.models import Upload, Version, ZarrArchive
 from dandelion_common.settings import Settings
-from dandelion_common.storage import S3Storage, blob_key
+from dandelion_common.storage import S3Storage, blob_key, zarr_key
 from dandelion_common.web.resources import Resources
 
 Caller = Literal["anonymous", "pending", "approved", "owner", "admin"]
@@ -61,6 +61,9 @@ EXCLUDED_PREFIXES = ("/api/docs/",)
 D = "/api/dandisets/{dandiset_id}"
 V = D + "/versions/{version}"
 A = V + "/assets"
+Z = "/api/zarr/{zarr_id}"
+ZARR_FILE = "0/0"
+EMPTY_MD5 = "1B2M2Y8AsgTpgAmY7PhCfg=="  # base64 of the MD5 of no bytes
 
 
 @dataclass
@@ -77,6 +80,7 @@ class World:
     blob_etag: str
     spare_blob_id: str
     upload_id: str
+    zarr_id: str  # a zarr archive of the dandiset holding one file, ZARR_FILE
 
     def path_params(self) -> dict[str, str]:
         return {
@@ -84,6 +88,7 @@ class World:
             "version": self.version,
             "asset_id": self.asset_id,
             "upload_id": self.upload_id,
+            "zarr_id": self.zarr_id,
         }
 
 
@@ -200,6 +205,20 @@ MATRIX: dict[tuple[str, str], Spec] = {
     ("GET", "/api/assets/{asset_id}/"): Spec(PUBLIC, OWNERS),
     ("GET", "/api/assets/{asset_id}/info/"): Spec(PUBLIC, OWNERS),
     ("GET", "/api/assets/{asset_id}/download/"): Spec(PUBLIC, OWNERS),
+    # -- zarr archives: reads as the dandiset's, writes for owners ----------------------------
+    ("GET", "/api/zarr/"): Spec(PUBLIC),
+    ("POST", "/api/zarr/"): Spec(
+        OWNERS,
+        OWNERS,
+        body=lambda w: {"name": f"{uuid.uuid4()}.zarr", "dandiset": f"{w.dandiset_id:06}"},
+    ),
+    ("GET", Z + "/"): Spec(PUBLIC, OWNERS),
+    ("GET", Z + "/files/"): Spec(PUBLIC, OWNERS),
+    ("POST", Z + "/files/"): Spec(
+        OWNERS, OWNERS, body=lambda _: [{"path": "0/1", "base64md5": EMPTY_MD5}]
+    ),
+    ("DELETE", Z + "/files/"): Spec(OWNERS, OWNERS, body=lambda _: [{"path": ZARR_FILE}]),
+    ("POST", Z + "/finalize/"): Spec(OWNERS, OWNERS),
     # -- the dandi-webdav path resolver: the dandiset is named in the query ------------------
     ("GET", "/api/webdav/assets/atpath/"): Spec(
         PUBLIC,
@@ -254,6 +273,7 @@ async def build_world(
     kind: WorldKind,
     published: bool = False,
     with_bytes: bool = True,
+    path: str = "",
 ) -> World:
     """Users of each kind and a dandiset owned by `owner` holding one asset added via the API.
 
@@ -295,7 +315,11 @@ async def build_world(
         embargoed=embargoed,
     )
     session.add(upload)
+    zarr = ZarrArchive(dandiset_id=dandiset.id, name="sub-01/b.zarr")
+    session.add(zarr)
     await session.flush()
+    if path.startswith("/api/zarr/{zarr_id}/files/"):
+        await storage.zarr.put(zarr_key(zarr.id, ZARR_FILE), b"")
 
     version = "draft"
     if published:
@@ -328,6 +352,7 @@ async def build_world(
         blob_etag=blob.etag,
         spare_blob_id=str(spare.id),
         upload_id=str(upload.id),
+        zarr_id=str(zarr.id),
     )
 
 
@@ -372,6 +397,7 @@ async def test_permission(
         kind=kind,
         published=spec.published,
         with_bytes=path.endswith("/download/"),
+        path=path,
     )
     key = world.keys[caller]
     names = world.path_params()

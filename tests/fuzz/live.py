@@ -26,13 +26,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import EmbargoStatus, VersionStatus
 from dandelion_common.db.migrate import upgrade
-from dandelion_common.db.models import AssetBlob, Upload, User, Version, VersionAsset
+from dandelion_common.db.models import (
+    AssetBlob,
+    Upload,
+    User,
+    Version,
+    VersionAsset,
+    ZarrArchive,
+    ZarrSnapshot,
+    ZarrSnapshotEntry,
+)
 from dandelion_common.db.session import Database
 from dandelion_common.devstack.ephemeral import ServerUrls
 from dandelion_common.devstack.process import Child, answers_ok, free_port, wait_until
 from dandelion_common.search.backends.postgres import PostgresSearchBackend
 from dandelion_common.settings import PostgresSettings
-from dandelion_common.storage import S3Storage, blob_key
+from dandelion_common.storage import S3Storage, blob_key, zarr_key
 from dandelion_search.indexer import drain
 
 PUBLISHED = "0.240102.0304"
@@ -52,8 +61,8 @@ class Targets:
     """Objects for one test to act on, by the values a client sends.
 
     The approved user owns an open dandiset with a published version, two assets (bytes in
-    S3), a spare blob and an unfinished upload; "other" owns an embargoed dandiset with an
-    asset.
+    S3), a spare blob, an unfinished upload and a zarr archive with a snapshot; "other" owns an
+    embargoed dandiset with an asset and a zarr archive.
     """
 
     own_dandiset: str
@@ -62,6 +71,8 @@ class Targets:
     foreign_asset_id: str
     spare_blob_id: str
     upload_id: str
+    # The approved user's zarr archive (one file) and a snapshot of it; "other"'s archive.
+    zarr_ids: list[str] = field(default_factory=list)
     versions: list[str] = field(default_factory=lambda: ["draft", PUBLISHED])
 
 
@@ -150,6 +161,7 @@ class Seeder:
                 user_id=owner.id,
             )
             session.add(upload)
+            zarrs = await self._zarrs(session, own.id, foreign.id)
             await session.commit()
             for asset in (*assets, foreign_asset):
                 blob = await session.get(AssetBlob, asset.blob_id)
@@ -164,7 +176,33 @@ class Seeder:
             foreign_asset_id=str(foreign_asset.id),
             spare_blob_id=str(spare.id),
             upload_id=str(upload.id),
+            zarr_ids=zarrs,
         )
+
+    async def _zarrs(self, session: AsyncSession, own_id: int, foreign_id: int) -> list[str]:
+        """Zarr ids to aim at: an archive with one file in S3, its snapshot, a foreign one."""
+        own = ZarrArchive(dandiset_id=own_id, name=f"sub-1/{uuid.uuid4()}.zarr")
+        foreign = ZarrArchive(dandiset_id=foreign_id, name=f"sub-9/{uuid.uuid4()}.zarr")
+        session.add_all([own, foreign])
+        await session.flush()
+        await self.storage.zarr.put(zarr_key(own.id, "0/0"), b"chunk")
+        snapshot = ZarrSnapshot(zarr_id=own.id, checksum=f"{'0' * 32}-1--5", file_count=1, size=5)
+        session.add(snapshot)
+        await session.flush()
+        async for objects in self.storage.zarr.latest_versions(zarr_key(own.id)):
+            for o in objects:
+                assert o.version_id is not None
+                session.add(
+                    ZarrSnapshotEntry(
+                        snapshot_id=snapshot.id,
+                        path=o.key.removeprefix(zarr_key(own.id)),
+                        s3_version_id=o.version_id,
+                        md5=o.etag,
+                        size=o.size,
+                        last_modified=o.last_modified,
+                    )
+                )
+        return [str(own.id), str(snapshot.id), str(foreign.id)]
 
     def user(self, role: str = "approved") -> tuple[int, str]:
         """A new approved user (id, API key), or an admin for role "admin"."""

@@ -112,6 +112,7 @@ def aim(case: ApiCase, targets: Targets, users: Users) -> None:
         "version": targets.versions,
         "asset_id": [*targets.asset_ids, targets.foreign_asset_id],
         "upload_id": [targets.upload_id],
+        "zarr_id": targets.zarr_ids,
     }
     for name, value in (case.path_parameters or {}).items():
         case.path_parameters[name] = _pick(value, paths.get(name, []))
@@ -119,6 +120,7 @@ def aim(case: ApiCase, targets: Targets, users: Users) -> None:
         "blob_id": [targets.spare_blob_id],
         "dandiset": [targets.own_dandiset, targets.foreign_dandiset],
         "username": list(users.usernames.values()),
+        "path": ["0/0"],  # the one file of the zarr archive (zarr file bodies)
     }
     body = case.body
     for item in body if isinstance(body, list) else [body]:

@@ -11,6 +11,8 @@ tests/api/test_permissions.py's matrix; embargoed reads are tests/api/test_embar
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from security.world import Owned, owned
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import VersionStatus
+from dandelion_common.db.enums import VersionStatus, ZarrStatus
 from dandelion_common.db.models import (
     AssetBlob,
     Dandiset,
@@ -34,11 +36,16 @@ from dandelion_common.db.models import (
     Upload,
     Version,
     VersionAsset,
+    ZarrArchive,
+    ZarrSnapshot,
 )
+from dandelion_common.storage import S3Storage, zarr_key
 
 Kind = Literal["open", "embargoed"]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLISHED = "0.240102.0304"
+ZARR_FILE = "0/0"  # the one file of the victim's zarr archive
+ZARR_MD5 = base64.b64encode(hashlib.md5(b"chunk", usedforsecurity=False).digest()).decode()
 D = "/api/dandisets/{dandiset_id}"
 V = D + "/versions/{version}"
 
@@ -48,6 +55,7 @@ OWN_ACCOUNT = {
     ("POST", "/api/auth/token/"): "replaces the caller's own key",
     ("POST", "/api/blobs/digest/"): "a lookup by digest (POST for its body); writes nothing",
     ("POST", "/api/uploads/initialize/"): "names its dandiset in the body: attacked below",
+    ("POST", "/api/zarr/"): "names its dandiset in the body: attacked below",
 }
 # The caller's own star, on a dandiset the caller can see: as on DANDI, any approved user
 # may star an open dandiset.
@@ -59,6 +67,15 @@ BY_UPLOAD_ID = {
     ("POST", "/api/uploads/{upload_id}/complete/"),
     ("POST", "/api/uploads/{upload_id}/validate/"),
 }
+# Writes on a zarr archive (or a snapshot of one) by its id: the dandiset is the archive's.
+# Attacked below, on a live archive and on a snapshot of it.
+Z = "/api/zarr/{zarr_id}"
+OWN_ZARR_WRITE = {
+    ("POST", Z + "/files/"): 200,
+    ("DELETE", Z + "/files/"): 204,
+    ("POST", Z + "/finalize/"): 400,
+}
+BY_ZARR_ID = set(OWN_ZARR_WRITE)
 
 
 @dataclass
@@ -108,6 +125,9 @@ BODIES: dict[tuple[str, str], Callable[[Scene], Any]] = {
     },
     ("POST", "/api/dandisets/"): lambda s: {"name": "Mine", "metadata": {}},
     ("POST", "/api/blobs/digest/"): lambda s: {"algorithm": "dandi:dandi-etag", "value": "x"},
+    ("POST", "/api/zarr/"): lambda s: {"name": "planted.zarr", "dandiset": s.victim.identifier},
+    ("POST", Z + "/files/"): lambda s: [{"path": ZARR_FILE, "base64md5": ZARR_MD5}],
+    ("DELETE", Z + "/files/"): lambda s: [{"path": ZARR_FILE}],
 }
 
 
@@ -195,12 +215,12 @@ def test_every_write_route_is_classified(app: FastAPI) -> None:
     unclassified = {
         r
         for r in routes
-        if "{dandiset_id}" not in r[1] and r not in BY_UPLOAD_ID | OWN_ACCOUNT.keys()
+        if "{dandiset_id}" not in r[1] and r not in BY_UPLOAD_ID | BY_ZARR_ID | OWN_ACCOUNT.keys()
     }
     assert not unclassified, f"write routes to classify: {sorted(unclassified)}"
     without_body = sorted(r for r, takes_body in routes.items() if takes_body and r not in BODIES)
     assert not without_body, f"write routes needing a body in BODIES: {without_body}"
-    stale = sorted((OWN_ACCOUNT.keys() | OWN_STAR | BY_UPLOAD_ID) - routes.keys())
+    stale = sorted((OWN_ACCOUNT.keys() | OWN_STAR | BY_UPLOAD_ID | BY_ZARR_ID) - routes.keys())
     assert not stale, f"entries naming no route: {stale}"
 
 
@@ -252,6 +272,89 @@ async def test_initializing_an_upload_into_another_users_dandiset_is_refused(
         )
         assert response.status_code in (403, 404), response.text
         assert await state(session, s.victim.dandiset.id) == before
+
+
+async def test_creating_a_zarr_in_another_users_dandiset_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    for kind in ("open", "embargoed"):
+        s = await scene(session, kind)
+        body = BODIES[("POST", "/api/zarr/")](s)
+        response = await client.post("/api/zarr/", json=body, headers=s.attacker.headers)
+        assert response.status_code in (403, 404), response.text
+        held = select(func.count()).where(ZarrArchive.dandiset_id == s.victim.dandiset.id)
+        assert await session.scalar(held) == 0
+
+
+async def victims_zarr(session: AsyncSession, storage: S3Storage, victim: Owned) -> ZarrArchive:
+    """A Complete archive of the victim's with one file in S3, and a snapshot of it."""
+    archive = ZarrArchive(
+        dandiset_id=victim.dandiset.id,
+        name=f"sub-01/{uuid.uuid4()}.zarr",
+        status=ZarrStatus.COMPLETE,
+        checksum=f"{'0' * 32}-1--5",
+        file_count=1,
+        size=5,
+    )
+    session.add(archive)
+    await session.flush()
+    await storage.zarr.put(zarr_key(archive.id, ZARR_FILE), b"chunk")
+    snapshot = ZarrSnapshot(zarr_id=archive.id, checksum=archive.checksum, file_count=1, size=5)
+    session.add(snapshot)
+    await session.flush()
+    archive.snapshot_id = snapshot.id
+    await session.flush()
+    return archive
+
+
+async def zarr_state(
+    session: AsyncSession, storage: S3Storage, archive: ZarrArchive
+) -> tuple[Any, ...]:
+    row = (
+        await session.execute(
+            select(ZarrArchive.status, ZarrArchive.checksum, ZarrArchive.size).where(
+                ZarrArchive.id == archive.id
+            )
+        )
+    ).one()
+    files, _ = await storage.zarr.list_page(zarr_key(archive.id))
+    return tuple(row), [(f.key, f.etag) for f in files]
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(BY_ZARR_ID))
+@pytest.mark.parametrize("kind", ["open", "embargoed"])
+@pytest.mark.parametrize("target", ["archive", "snapshot"])
+async def test_a_write_on_another_users_zarr_is_refused(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    storage: S3Storage,
+    method: str,
+    path: str,
+    kind: Kind,
+    target: str,
+) -> None:
+    s = await scene(session, kind)
+    archive = await victims_zarr(session, storage, s.victim)
+    zarr_id = archive.id if target == "archive" else archive.snapshot_id
+    before = await zarr_state(session, storage, archive)
+    response = await client.request(
+        method,
+        path.format(zarr_id=zarr_id),
+        json=body_for(method, path, s),
+        headers=s.attacker.headers,
+    )
+    assert response.status_code in (403, 404), f"{method} {path}: {response.text}"
+    assert await zarr_state(session, storage, archive) == before
+    # The control: the victim's own request gets past authorization (a snapshot is read-only
+    # to everyone; a Complete archive is no longer finalized).
+    own = await client.request(
+        method,
+        path.format(zarr_id=zarr_id),
+        json=body_for(method, path, s),
+        headers=s.victim.headers,
+    )
+    expected = 400 if target == "snapshot" else OWN_ZARR_WRITE[method, path]
+    assert own.status_code == expected, own.text
 
 
 @pytest.mark.parametrize(

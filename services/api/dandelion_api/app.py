@@ -18,6 +18,7 @@ from dandelion_api.users.router import auth_router as users_auth_router
 from dandelion_api.users.router import router as users_router
 from dandelion_api.versions.router import router as versions_router
 from dandelion_api.webdav.router import router as webdav_router
+from dandelion_api.zarr.router import router as zarr_router
 from dandelion_common import __version__
 from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings, get_settings
@@ -48,6 +49,7 @@ def api_router() -> APIRouter:
     router_errors = {
         id(dandisets_router): errors(400, 403, 404),
         id(versions_router): errors(400, 403, 404, 405, 409, 423),
+        id(zarr_router): errors(400, 403, 404),
     }
     for router in (
         info_router,
@@ -62,6 +64,7 @@ def api_router() -> APIRouter:
         assets_router,
         top_level_assets_router,
         webdav_router,
+        zarr_router,
     ):
         api.include_router(router, responses=router_errors.get(id(router)))
     return api

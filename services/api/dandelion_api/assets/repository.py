@@ -68,9 +68,13 @@ def _ids(
     the asset rows)."""
     query = select(VersionAsset.asset_id).where(VersionAsset.version_id == version_id)
     if zarr:
-        query = query.where(
-            exists().where(Asset.id == VersionAsset.asset_id, Asset.zarr_id.is_not(None))
+        # Correlated on version_assets only: `_ordered` may join assets to the outer query.
+        zarr_asset = (
+            select(Asset.id)
+            .where(Asset.id == VersionAsset.asset_id, Asset.zarr_id.is_not(None))
+            .correlate_except(Asset)
         )
+        query = query.where(zarr_asset.exists())
     if path is not None and exact:
         query = query.where(VersionAsset.path == path)
     elif path:
