@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from dandelion_common.storage import S3Storage, blob_key, complete_multipart_body
+from dandelion_common.storage import S3Storage, blob_key, complete_multipart_body, zarr_key
 
 MiB = 1024 * 1024
 PARTS = [os.urandom(5 * MiB + 123), os.urandom(5 * MiB + 4567), os.urandom(89)]
@@ -191,3 +191,37 @@ async def test_aborting_an_upload_s3_no_longer_knows_is_not_an_error(storage: S3
     assert info is not None
     assert info.size == 4
     await storage.delete(key)
+
+
+async def test_the_zarr_bucket_keeps_each_version_and_lists_the_current_ones(
+    storage: S3Storage, http: httpx.AsyncClient
+) -> None:
+    prefix = zarr_key(uuid.uuid4())
+    await storage.zarr.put(f"{prefix}0/0", b"first")
+    await storage.zarr.put(f"{prefix}0/0", b"second")
+    await storage.zarr.put(f"{prefix}0/1", b"other")
+    await storage.zarr.delete_many([f"{prefix}0/1"])
+    pages = [page async for page in storage.zarr.latest_versions(prefix)]
+    (current,) = [o for page in pages for o in page]
+    assert (current.key, current.size) == (f"{prefix}0/0", len(b"second"))
+    assert await storage.zarr.count_versions(prefix) == (3, 1)
+    versions = await storage.zarr._call("list_object_versions", Prefix=f"{prefix}0/0")
+    first = next(v["VersionId"] for v in versions["Versions"] if not v["IsLatest"])
+    url = await storage.zarr.presign_get(f"{prefix}0/0", version_id=first)
+    assert (await http.get(url)).content == b"first"
+
+
+async def test_an_unversioned_bucket_gives_no_version_ids(storage: S3Storage) -> None:
+    """Objects of an unversioned bucket list with the version id "null", which a snapshot
+    must not record: an overwrite destroys that version."""
+    settings = storage.settings.model_copy(update={"zarr_bucket": f"unversioned-{uuid.uuid4()}"})
+    plain = await S3Storage.connect(settings)
+    try:
+        await plain.zarr._call("create_bucket")
+        await plain.zarr.put("zarr/x/0", b"data")
+        (page,) = [page async for page in plain.zarr.latest_versions("zarr/")]
+        assert [(o.key, o.version_id) for o in page] == [("zarr/x/0", None)]
+        assert not await plain.zarr.versioning_enabled()
+        assert await storage.zarr.versioning_enabled()
+    finally:
+        await plain.close()

@@ -470,7 +470,8 @@ class S3Storage:
                     etag=str(v["ETag"]).strip('"'),
                     size=int(v["Size"]),
                     last_modified=v["LastModified"],
-                    version_id=str(v["VersionId"]),
+                    # "null": written while versioning was off, so not kept when overwritten.
+                    version_id=None if v["VersionId"] == "null" else str(v["VersionId"]),
                 )
                 for v in response.get("Versions", [])
                 if v.get("IsLatest")
