@@ -7,17 +7,24 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from dandelion_common.auth import generate_api_key, hash_api_key
+from dandelion_common.db.enums import UserStatus
+from dandelion_common.db.models import ApiToken, User
+from dandelion_common.db.session import create_engine
 from dandelion_common.devstack.ephemeral import ServerUrls
-from dandelion_common.settings import S3Settings
+from dandelion_common.settings import PostgresSettings, S3Settings
 from dandelion_common.storage import S3Storage
 
 BUCKET = "dandelion-e2e"
+T = TypeVar("T")
 
 
 def s3_settings(servers: ServerUrls) -> S3Settings:
@@ -124,3 +131,30 @@ def assert_draft_becomes_valid(
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float, what: str) -> T:
+    """The first non-None answer of `probe`, asked every half second for `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (found := probe()) is not None:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def approved_user(database: str, username: str) -> str:
+    """An approved user with an API key, straight into the test's database; returns the key."""
+    engine = create_engine(PostgresSettings(url=database), application_name=f"e2e-{username}")
+    key = generate_api_key()
+    try:
+        async with async_sessionmaker(engine)() as session:
+            user = User(username=username, first_name=username.title(), last_name="E2E",
+                        email=f"{username}@example.org", status=UserStatus.APPROVED)  # fmt: skip
+            session.add(user)
+            await session.flush()
+            session.add(ApiToken(user_id=user.id, key_hash=hash_api_key(key)))
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return key

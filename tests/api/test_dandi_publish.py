@@ -9,55 +9,29 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 from doi.fake_datacite import FakeDataCite
-from localstack import BUCKET, PUBLISHABLE, dandi, s3_settings, service_env
+from localstack import (
+    BUCKET,
+    PUBLISHABLE,
+    approved_user,
+    dandi,
+    eventually,
+    s3_settings,
+    service_env,
+)
 from nwbfiles import write_nwb
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from dandelion_common.auth import generate_api_key, hash_api_key
-from dandelion_common.db.enums import UserStatus
-from dandelion_common.db.models import ApiToken, User
-from dandelion_common.db.session import create_engine
 from dandelion_common.devstack.ephemeral import ServerUrls
-from dandelion_common.settings import PostgresSettings
 from dandelion_common.storage import S3Storage
 
 pytestmark = pytest.mark.slow
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (found := probe()) is not None:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def approved_user(database: str) -> str:
-    engine = create_engine(PostgresSettings(url=database), application_name="e2e-publish")
-    key = generate_api_key()
-    try:
-        async with async_sessionmaker(engine)() as session:
-            user = User(username="publisher", first_name="P", last_name="Ublisher",
-                        email="p@example.org", status=UserStatus.APPROVED)  # fmt: skip
-            session.add(user)
-            await session.flush()
-            session.add(ApiToken(user_id=user.id, key_hash=hash_api_key(key)))
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return key
 
 
 @pytest.fixture
@@ -88,7 +62,7 @@ def test_upload_publish_doi_and_download_the_published_version(
     fake_datacite: FakeDataCite,
     tmp_path: Path,
 ) -> None:
-    key = asyncio.run(approved_user(database))
+    key = asyncio.run(approved_user(database, "publisher"))
     headers = {"Authorization": f"token {key}"}
     with httpx.Client(base_url=api, headers=headers, timeout=30) as client:
         _publish_and_download(servers, api, key, client, fake_datacite, tmp_path)

@@ -10,55 +10,22 @@ import asyncio
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 import zarr
-from localstack import PUBLISHABLE, dandi, s3_settings, service_env
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from localstack import PUBLISHABLE, approved_user, dandi, eventually, s3_settings, service_env
 
-from dandelion_common.auth import generate_api_key, hash_api_key
-from dandelion_common.db.enums import UserStatus
-from dandelion_common.db.models import ApiToken, User
-from dandelion_common.db.session import create_engine
 from dandelion_common.devstack.ephemeral import ServerUrls
-from dandelion_common.settings import PostgresSettings
 from dandelion_common.storage import S3Storage, zarr_key
 
 pytestmark = pytest.mark.slow
 
-T = TypeVar("T")
 ZARR_PATH = "sub-z1/sub-z1_sample.ome.zarr"
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (found := probe()) is not None:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def approved_user(database: str) -> str:
-    engine = create_engine(PostgresSettings(url=database), application_name="e2e-zarr")
-    key = generate_api_key()
-    try:
-        async with async_sessionmaker(engine)() as session:
-            user = User(username="microscopist", first_name="M", last_name="Icroscopist",
-                        email="m@example.org", status=UserStatus.APPROVED)  # fmt: skip
-            session.add(user)
-            await session.flush()
-            session.add(ApiToken(user_id=user.id, key_hash=hash_api_key(key)))
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return key
 
 
 @pytest.fixture
@@ -154,7 +121,7 @@ def test_zarr_upload_edit_publish_and_download(
 ) -> None:
     from dandi.support.digests import get_zarr_checksum
 
-    key = asyncio.run(approved_user(database))
+    key = asyncio.run(approved_user(database, "microscopist"))
     with httpx.Client(base_url=api, headers={"Authorization": f"token {key}"}, timeout=60) as c:
         archive = Archive(api, key, c, tmp_path)
         work = tmp_path / "work"

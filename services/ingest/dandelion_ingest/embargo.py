@@ -32,9 +32,10 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from arq import Retry
 from dandischema.digests.dandietag import PartGenerator
@@ -75,6 +76,7 @@ from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings, WorkerSettings
 from dandelion_common.storage import S3Storage, blob_key, zarr_key
 
+T = TypeVar("T")
 logger = logging.getLogger("dandelion.ingest.embargo")
 
 BATCH = 500  # blobs recorded per transaction
@@ -188,13 +190,18 @@ async def move_blobs(ctx: Context, dandiset_id: int, *, deadline: float) -> int:
 
 async def copy_all(storage: S3Storage, blobs: Sequence[Blob]) -> None:
     """Copy the blobs, CONCURRENCY at a time; the first failure stops the others."""
-    queue = iter(blobs)
+    await each_concurrently(blobs, lambda blob: copy_blob(storage, blob))
+
+
+async def each_concurrently(items: Sequence[T], act: Callable[[T], Awaitable[None]]) -> None:
+    """`act` on every item, CONCURRENCY at a time; the first failure cancels the others."""
+    queue = iter(items)
 
     async def worker() -> None:
-        for blob in queue:  # one shared iterator: each blob is taken by one worker
-            await copy_blob(storage, blob)
+        for item in queue:  # one shared iterator: each item is taken by one worker
+            await act(item)
 
-    tasks = [asyncio.ensure_future(worker()) for _ in range(min(CONCURRENCY, len(blobs)))]
+    tasks = [asyncio.ensure_future(worker()) for _ in range(min(CONCURRENCY, len(items)))]
     try:
         await asyncio.gather(*tasks)
     except BaseException:
@@ -278,22 +285,8 @@ async def untag_zarrs(ctx: Context, dandiset_id: int) -> int:
 
 
 async def untag_all(storage: S3Storage, keys: Sequence[str]) -> None:
-    """Untag the keys, CONCURRENCY at a time (S3 has no batch call for tags); the first
-    failure stops the others."""
-    queue = iter(keys)
-
-    async def worker() -> None:
-        for key in queue:  # one shared iterator: each key is taken by one worker
-            await storage.delete_tags(key)
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(min(CONCURRENCY, len(keys)))]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    """Untag the keys, CONCURRENCY at a time (S3 has no batch call for tags)."""
+    await each_concurrently(keys, storage.delete_tags)
 
 
 # -- opening the dandiset ------------------------------------------------------------------

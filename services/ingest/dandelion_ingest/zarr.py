@@ -53,15 +53,12 @@ from dandelion_common.db.models import (
     ZarrSnapshot,
     ZarrSnapshotEntry,
 )
+from dandelion_common.drafts import assets_changed
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import (
     INGEST_ZARR,
-    SUMMARIZE_VERSION,
-    VALIDATE_VERSION,
     VALIDATE_ZARR_ASSET,
     AssetChecksum,
-    VersionRef,
-    VersionRevision,
     ZarrRef,
 )
 from dandelion_common.jobs.worker import Context, handler, job_session
@@ -420,7 +417,7 @@ async def point_draft_assets(
         growth += snapshot.size - old_size
         payload = AssetChecksum(asset_id=current.id, sha256=str(snapshot.id))
         enqueue_after_commit(session, VALIDATE_ZARR_ASSET, payload)
-    await _touch(session, draft, growth)
+    await assets_changed(session, draft.id, files=0, size=growth)
 
 
 async def _repoint(
@@ -474,26 +471,6 @@ async def _resize(session: AsyncSession, draft_id: int, path: str, delta: int) -
             .where(AssetPath.version_id == draft_id, AssetPath.path.in_(_nodes(path)))
             .values(aggregate_size=AssetPath.aggregate_size + delta)
         )
-
-
-async def _touch(session: AsyncSession, draft: Version, growth: int) -> None:
-    """The draft's size and revision, in one UPDATE; validation and summary asked for."""
-    modified = await session.scalar(
-        update(Version)
-        .where(Version.id == draft.id)
-        .values(
-            size=Version.size + growth,
-            assets_revision=Version.assets_revision + 1,
-            status=VersionStatus.PENDING,
-            modified=func.now(),
-        )
-        .returning(Version.modified)
-    )
-    emit(session, OutboxEntity.VERSION, draft.id)
-    if modified is not None:
-        revision = VersionRevision(version_id=draft.id, revision=modified.isoformat())
-        enqueue_after_commit(session, VALIDATE_VERSION, revision)
-        enqueue_after_commit(session, SUMMARIZE_VERSION, VersionRef(version_id=draft.id))
 
 
 # -- 5. old snapshots --------------------------------------------------------------------------

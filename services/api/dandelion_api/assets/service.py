@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api import audit
@@ -16,12 +16,10 @@ from dandelion_api.assets.repository import AssetRow
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathAsset, PathNode
 from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.versions.service import get_version
-from dandelion_api.versions.validation import request_validation
 from dandelion_common.db.enums import (
     EmbargoStatus,
     OutboxEntity,
     OutboxOperation,
-    VersionStatus,
     ZarrStatus,
 )
 from dandelion_common.db.models import (
@@ -35,6 +33,7 @@ from dandelion_common.db.models import (
     ZarrArchive,
     ZarrSnapshot,
 )
+from dandelion_common.drafts import assets_changed
 from dandelion_common.errors import (
     BadRequest,
     FieldErrors,
@@ -45,11 +44,9 @@ from dandelion_common.errors import (
 )
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import (
-    SUMMARIZE_VERSION,
     VALIDATE_ASSET,
     VALIDATE_ZARR_ASSET,
     AssetChecksum,
-    VersionRef,
 )
 from dandelion_common.metadata import any_asset_full_metadata, strip_asset_computed
 from dandelion_common.outbox import emit
@@ -378,7 +375,7 @@ async def _attach(
 ) -> None:
     session.add(VersionAsset(version_id=draft.id, asset_id=asset.id, path=asset.path))
     await paths.add(session, draft.id, asset.path, asset.id, size)
-    await _touch(session, draft, files=delta_files, size=size)
+    await assets_changed(session, draft.id, files=delta_files, size=size)
 
 
 async def _detach(
@@ -390,27 +387,7 @@ async def _detach(
         )
     )
     await paths.remove(session, draft.id, asset.path, size)
-    await _touch(session, draft, files=delta_files, size=-size)
-
-
-async def _touch(session: AsyncSession, draft: Version, *, files: int, size: int) -> None:
-    """Counters change in one UPDATE, so concurrent asset changes never lose an increment."""
-    modified = await session.scalar(
-        update(Version)
-        .where(Version.id == draft.id)
-        .values(
-            asset_count=Version.asset_count + files,
-            size=Version.size + size,
-            assets_revision=Version.assets_revision + 1,
-            status=VersionStatus.PENDING,
-            modified=func.now(),
-        )
-        .returning(Version.modified)
-    )
-    emit(session, OutboxEntity.VERSION, draft.id)
-    if modified is not None:
-        request_validation(session, draft.id, modified)
-        enqueue_after_commit(session, SUMMARIZE_VERSION, VersionRef(version_id=draft.id))
+    await assets_changed(session, draft.id, files=delta_files, size=-size)
 
 
 def _request_validation(session: AsyncSession, asset: Asset, content: _Content) -> None:
