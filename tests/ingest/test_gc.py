@@ -19,11 +19,19 @@ from pydantic import ValidationError
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from dandelion_common.db.models import AssetBlob, Dandiset, Upload
+from dandelion_common.db.enums import ZarrStatus
+from dandelion_common.db.models import (
+    AssetBlob,
+    Dandiset,
+    Upload,
+    ZarrArchive,
+    ZarrSnapshot,
+    ZarrSnapshotEntry,
+)
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import GcSettings, S3Settings, Settings
-from dandelion_common.storage import S3Storage, blob_key
+from dandelion_common.storage import S3Storage, blob_key, zarr_key
 from dandelion_ingest.gc import GcReport, collect, collect_garbage, gc_cron, schedule
 
 NOW = datetime.now(UTC)
@@ -384,3 +392,106 @@ def test_gc_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
         30,
         168,
     )
+
+
+# -- zarr object versions ------------------------------------------------------------------
+
+LATER = NOW + timedelta(days=8)  # every zarr key below is then past the 7-day grace
+
+
+async def put_version(storage: S3Storage, key: str, data: bytes) -> str:
+    """Write the object; returns the version id it got in the versioned zarr bucket."""
+    await storage.zarr.put(key, data)
+    (page,) = [page async for page in storage.zarr.latest_versions(key)]
+    (current,) = [o for o in page if o.key == key]
+    assert current.version_id is not None
+    return current.version_id
+
+
+async def snapshot_of(
+    session: AsyncSession, archive: ZarrArchive, entries: dict[str, str]
+) -> ZarrSnapshot:
+    snapshot = ZarrSnapshot(zarr_id=archive.id, checksum="x", file_count=len(entries), size=1)
+    session.add(snapshot)
+    await session.flush()
+    session.add_all(
+        ZarrSnapshotEntry(
+            snapshot_id=snapshot.id,
+            path=path,
+            s3_version_id=version,
+            md5="0" * 32,
+            size=1,
+            last_modified=NOW,
+        )
+        for path, version in entries.items()
+    )
+    await session.flush()
+    return snapshot
+
+
+@pytest.fixture
+async def edited_zarr(
+    session: AsyncSession, storage: S3Storage, dandiset: Dandiset
+) -> tuple[ZarrArchive, dict[str, str]]:
+    """A Complete archive published once (snapshot 1), then edited and ingested (snapshot 2):
+    b2 and c1 are older versions no snapshot names; a1 and b1 are the published version's."""
+    archive = ZarrArchive(dandiset_id=dandiset.id, name="x.zarr", status=ZarrStatus.COMPLETE)
+    session.add(archive)
+    await session.flush()
+
+    def key(path: str) -> str:
+        return zarr_key(archive.id, path)
+
+    v = {"a1": await put_version(storage, key("0/a"), b"a1")}
+    v["b1"] = await put_version(storage, key("0/b"), b"b1")
+    await snapshot_of(session, archive, {"0/a": v["a1"], "0/b": v["b1"]})
+    for name, path in (("a2", "0/a"), ("b2", "0/b"), ("b3", "0/b"), ("c1", "0/c")):
+        v[name] = await put_version(storage, key(path), name.encode())
+    await storage.zarr.delete_many([key("0/c")])
+    await snapshot_of(session, archive, {"0/a": v["a2"], "0/b": v["b3"]})
+    return archive, v
+
+
+async def versions_left(storage: S3Storage, archive: ZarrArchive) -> set[str]:
+    pages = [page async for page in storage.zarr.versions(zarr_key(archive.id))]
+    return {v.version_id for page in pages for v in page if not v.delete_marker}
+
+
+async def test_zarr_versions_no_snapshot_names_are_deleted_once(
+    session: AsyncSession, storage: S3Storage, edited_zarr: tuple[ZarrArchive, dict[str, str]]
+) -> None:
+    archive, v = edited_zarr
+    report = await collect(session, storage, GC, now=LATER)
+    assert report.zarr_versions.count == 2
+    assert {v["a1"], v["a2"], v["b1"], v["b3"]} == await versions_left(storage, archive)
+    assert await storage.zarr.count_versions(zarr_key(archive.id)) == (4, 1)  # the marker stays
+    again = await collect(session, storage, GC, now=LATER)
+    assert again.zarr_versions.count == 0  # visited: not again before the archive changes
+
+
+async def test_zarr_versions_are_kept_within_the_grace_and_in_a_dry_run(
+    session: AsyncSession, storage: S3Storage, edited_zarr: tuple[ZarrArchive, dict[str, str]]
+) -> None:
+    archive, v = edited_zarr
+    everything = set(v.values())
+    assert (await collect(session, storage, GC, now=NOW)).zarr_versions.count == 0
+    dry = await collect(session, storage, GC, now=LATER, dry_run=True)
+    assert dry.zarr_versions.count == 2
+    assert await versions_left(storage, archive) == everything
+    # Keys written after the cutoff are passed over, and the archive is visited again later.
+    await session.execute(
+        update(ZarrArchive).where(ZarrArchive.id == archive.id).values(modified=OLD_UPLOAD)
+    )
+    assert (await collect(session, storage, GC, now=NOW)).zarr_versions.count == 0
+    assert await versions_left(storage, archive) == everything
+    assert (await collect(session, storage, GC, now=LATER)).zarr_versions.count == 2
+
+
+async def test_a_zarr_archive_that_is_not_complete_is_left_alone(
+    session: AsyncSession, storage: S3Storage, edited_zarr: tuple[ZarrArchive, dict[str, str]]
+) -> None:
+    archive, v = edited_zarr
+    archive.status = ZarrStatus.INGESTING
+    await session.flush()
+    assert (await collect(session, storage, GC, now=LATER)).zarr_versions.count == 0
+    assert await versions_left(storage, archive) == set(v.values())

@@ -81,6 +81,18 @@ class ListedObject:
 
 
 @dataclass(frozen=True)
+class ObjectVersion:
+    """One version of a key in a versioned bucket (an object, or a delete marker)."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    last_modified: datetime
+    size: int = 0
+    delete_marker: bool = False
+
+
+@dataclass(frozen=True)
 class MultipartUploadInfo:
     key: str
     upload_id: str
@@ -481,6 +493,46 @@ class S3Storage:
             markers = {"KeyMarker": str(response["NextKeyMarker"])}
             if response.get("NextVersionIdMarker"):
                 markers["VersionIdMarker"] = str(response["NextVersionIdMarker"])
+
+    async def versions(self, prefix: str) -> AsyncIterator[list[ObjectVersion]]:
+        """Every version and delete marker under `prefix`, a page at a time, in key order (a
+        key's versions may continue on the next page)."""
+        paging: dict[str, str] = {}
+        while True:
+            response = await self._call(
+                "list_object_versions", Prefix=prefix, MaxKeys=self.LIST_PAGE, **paging
+            )
+            found = [
+                ObjectVersion(
+                    key=str(v["Key"]),
+                    version_id=str(v["VersionId"]),
+                    is_latest=bool(v.get("IsLatest")),
+                    last_modified=v["LastModified"],
+                    size=int(v.get("Size", 0)),
+                    delete_marker=marker,
+                )
+                for marker, listed in ((False, "Versions"), (True, "DeleteMarkers"))
+                for v in response.get(listed, [])
+            ]
+            found.sort(key=lambda v: v.key.encode())  # S3 lists versions and markers apart
+            yield found
+            if not response.get("IsTruncated"):
+                return
+            paging = {"KeyMarker": str(response["NextKeyMarker"])}
+            if response.get("NextVersionIdMarker"):
+                paging["VersionIdMarker"] = str(response["NextVersionIdMarker"])
+
+    async def delete_versions(self, versions: Sequence[tuple[str, str]]) -> None:
+        """Delete (key, version id) pairs for good, a thousand per request."""
+        for start in range(0, len(versions), self.DELETE_BATCH):
+            chunk = versions[start : start + self.DELETE_BATCH]
+            objects = [{"Key": key, "VersionId": version} for key, version in chunk]
+            response = await self._call(
+                "delete_objects", Delete={"Objects": objects, "Quiet": True}
+            )
+            if errors := response.get("Errors") or []:
+                message = f"S3 delete_objects failed for {len(errors)} versions, first {errors[0]}"
+                raise StorageError(message)
 
     async def count_versions(self, prefix: str) -> tuple[int, int]:
         """(object versions, delete markers) under `prefix`: what a versioned bucket holds."""

@@ -12,6 +12,13 @@ What counts as garbage
   deletes asset rows must touch `asset_blobs.modified`, which restarts the window.
 - A multipart upload in S3 under the blob prefixes, older than the upload age, with no upload
   row (cleared through DELETE /uploads/, or a crash between S3 and the commit) is aborted.
+- A zarr archive's older object version (its bucket is versioned) that no snapshot names is
+  deleted, once its key has not changed for the upload age. Snapshots name the versions they
+  listed while current, and an ingest lists within minutes, so a version that stopped being
+  current that long ago can enter no snapshot any more. Delete markers stay (they are empty).
+  An archive is visited once per change, when Complete; no row lock is held while it is
+  listed (that may take minutes), so files can change meanwhile: only versions that stopped
+  being current before the cutoff are ever touched.
 
 Concurrency
 - Rows are taken with FOR UPDATE SKIP LOCKED: two runs never take the same row, and a row an
@@ -41,14 +48,29 @@ from typing import Any
 
 from arq.cron import CronJob, cron
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.models import Asset, AssetBlob, Upload
+from dandelion_common.db.enums import ZarrStatus
+from dandelion_common.db.models import (
+    Asset,
+    AssetBlob,
+    Upload,
+    ZarrArchive,
+    ZarrSnapshot,
+    ZarrSnapshotEntry,
+)
 from dandelion_common.errors import StorageError
 from dandelion_common.jobs.worker import Context, job_session
 from dandelion_common.settings import GcSettings, Settings
-from dandelion_common.storage import EMBARGOED_PREFIX, MultipartUploadInfo, S3Storage, blob_key
+from dandelion_common.storage import (
+    EMBARGOED_PREFIX,
+    MultipartUploadInfo,
+    ObjectVersion,
+    S3Storage,
+    blob_key,
+    zarr_key,
+)
 
 logger = logging.getLogger("dandelion.ingest.gc")
 
@@ -85,6 +107,8 @@ class GcReport(BaseModel):
     untracked_uploads: GcItems = Field(default_factory=lambda: GcItems(total_bytes=None))
     # Blobs no asset uses: S3 object deleted, row deleted.
     orphan_blobs: GcItems = Field(default_factory=GcItems)
+    # Zarr object versions no snapshot names: deleted for good.
+    zarr_versions: GcItems = Field(default_factory=GcItems)
     errors: list[str] = []  # items left for the next run
 
     def render(self) -> str:
@@ -95,6 +119,7 @@ class GcReport(BaseModel):
             (f"abandoned uploads (started before {self.upload_cutoff.isoformat()})", self.uploads),
             ("S3 multipart uploads without an upload row", self.untracked_uploads),
             (f"orphan blobs (unchanged since {self.blob_cutoff.isoformat()})", self.orphan_blobs),
+            ("zarr object versions no snapshot names", self.zarr_versions),
         ]
         for title, items in kinds:
             size = "" if items.total_bytes is None else f", {items.total_bytes} bytes"
@@ -126,6 +151,7 @@ async def collect(
     # After the aborts above, so S3 no longer lists them; their rows are excluded anyway.
     await _untracked_uploads(session, storage, report, settings.batch_size)
     await _orphan_blobs(session, storage, report, settings.batch_size)
+    await _stale_zarr_versions(session, storage, report, settings.batch_size)
     return report
 
 
@@ -250,6 +276,101 @@ async def _orphan_blobs(
         await session.execute(delete(AssetBlob).where(AssetBlob.id.in_(done)))
 
 
+# -- zarr object versions no snapshot names -------------------------------------------------
+
+
+async def _stale_zarr_versions(
+    session: AsyncSession, storage: S3Storage, report: GcReport, batch: int
+) -> None:
+    cutoff = report.upload_cutoff
+    due = (
+        select(ZarrArchive.id, ZarrArchive.modified)
+        .where(
+            ZarrArchive.status == ZarrStatus.COMPLETE,
+            ZarrArchive.modified < cutoff,
+            or_(
+                ZarrArchive.versions_collected.is_(None),
+                ZarrArchive.versions_collected < ZarrArchive.modified,
+            ),
+        )
+        .order_by(ZarrArchive.modified, ZarrArchive.id)
+    )
+    for zarr_id, seen in (await session.execute(due)).all():
+        room = batch - report.zarr_versions.count
+        garbage, whole = await _unnamed_versions(session, storage, zarr_id, cutoff)
+        if not await _delete_versions(storage, report, zarr_id, garbage[:room]):
+            continue
+        if len(garbage) > room:
+            report.zarr_versions.batch_full = True
+            return
+        if whole and not report.dry_run:  # visited: not again before its next change
+            await session.execute(
+                update(ZarrArchive)
+                .where(ZarrArchive.id == zarr_id, ZarrArchive.modified == seen)
+                .values(versions_collected=report.now, modified=ZarrArchive.modified)
+            )
+
+
+async def _unnamed_versions(
+    session: AsyncSession, storage: S3Storage, zarr_id: uuid.UUID, cutoff: datetime
+) -> tuple[list[ObjectVersion], bool]:
+    """The archive's older versions of keys unchanged since `cutoff` that no snapshot names;
+    and whether no key was passed over for a change after `cutoff` (a late presigned PUT)."""
+    prefix = zarr_key(zarr_id)
+    candidates: list[ObjectVersion] = []
+    recent = False
+    history: list[ObjectVersion] = []  # one key's versions and markers
+    async for page in storage.zarr.versions(prefix):
+        for version in page:
+            if history and version.key != history[0].key:
+                candidates += _older_versions(history, cutoff)
+                recent = recent or _changed_since(history, cutoff)
+                history = []
+            history.append(version)
+    candidates += _older_versions(history, cutoff)
+    recent = recent or _changed_since(history, cutoff)
+    named: set[tuple[str, str]] = set()
+    for start in range(0, len(candidates), _ROW_CHECK_CHUNK):
+        chunk = candidates[start : start + _ROW_CHECK_CHUNK]
+        pairs = [(v.key[len(prefix) :], v.version_id) for v in chunk]
+        query = (
+            select(ZarrSnapshotEntry.path, ZarrSnapshotEntry.s3_version_id)
+            .join(ZarrSnapshot, ZarrSnapshot.id == ZarrSnapshotEntry.snapshot_id)
+            .where(
+                ZarrSnapshot.zarr_id == zarr_id,
+                tuple_(ZarrSnapshotEntry.path, ZarrSnapshotEntry.s3_version_id).in_(pairs),
+            )
+        )
+        named.update((path, version) for path, version in await session.execute(query))
+    garbage = [v for v in candidates if (v.key[len(prefix) :], v.version_id) not in named]
+    return garbage, not recent
+
+
+def _changed_since(history: list[ObjectVersion], cutoff: datetime) -> bool:
+    return any(v.last_modified >= cutoff for v in history)
+
+
+def _older_versions(history: list[ObjectVersion], cutoff: datetime) -> list[ObjectVersion]:
+    """A key's noncurrent object versions, when nothing of the key changed since `cutoff`."""
+    if _changed_since(history, cutoff):
+        return []
+    return [v for v in history if not v.is_latest and not v.delete_marker]
+
+
+async def _delete_versions(
+    storage: S3Storage, report: GcReport, zarr_id: uuid.UUID, garbage: list[ObjectVersion]
+) -> bool:
+    if garbage and not report.dry_run:
+        try:
+            await storage.zarr.delete_versions([(v.key, v.version_id) for v in garbage])
+        except StorageError as exc:
+            report.errors.append(f"zarr {zarr_id}: {exc}")
+            return False
+    for version in garbage:
+        report.zarr_versions.add(f"{version.key}?versionId={version.version_id}", version.size)
+    return True
+
+
 # -- the scheduled job ---------------------------------------------------------------------
 
 
@@ -264,6 +385,7 @@ async def collect_garbage(ctx: Context) -> dict[str, Any]:
         "uploads": report.uploads.count,
         "untracked_uploads": report.untracked_uploads.count,
         "orphan_blobs": report.orphan_blobs.count,
+        "zarr_versions": report.zarr_versions.count,
     }
     logger.info("garbage collected", extra=counts)
     if report.errors:

@@ -214,6 +214,9 @@ class ZarrArchive(Timestamped, Base):
     snapshot_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("zarr_snapshots.id", ondelete="SET NULL", use_alter=True)
     )
+    # When garbage collection last removed the object versions no snapshot names; the archive
+    # is visited again only after a later change (`modified`).
+    versions_collected: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("dandiset_id", "name"),)
 
