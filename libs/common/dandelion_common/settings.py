@@ -156,6 +156,9 @@ class WorkerSettings(BaseModel):
     # machine (`make run`, tests) never contend for a port; each pod has its own.
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
+    # The ingest worker's sweep that sends again the ingest jobs the database says are due
+    # (their sends lost while Redis was away); 0 turns it off. Minutes, dividing an hour.
+    ingest_reconcile_minutes: int = Field(5, ge=0, le=60)
 
 
 class GcSettings(BaseModel):

@@ -13,6 +13,7 @@ from dandelion_ingest.extraction import extract, inspect
 from dandelion_ingest.gc import gc_cron
 from dandelion_ingest.manifests import manifests
 from dandelion_ingest.publish import publish
+from dandelion_ingest.reconcile import reconcile_cron
 from dandelion_ingest.summary import summarize_version
 from dandelion_ingest.tasks import validate_asset, validate_version
 from dandelion_ingest.zarr import ingest_zarr
@@ -32,4 +33,4 @@ FUNCTIONS: list[Function] = [
     ingest_zarr,
 ]
 # Built from settings at startup (the period is configured).
-CRON_JOBS: list[CronFactory] = [gc_cron]
+CRON_JOBS: list[CronFactory] = [gc_cron, reconcile_cron]
