@@ -30,9 +30,24 @@ async def count_runs(ctx: Context, payload: CountPayload) -> None:
     await ctx["redis"].incr(f"test:runs:{payload.token}")
 
 
+AGAIN = JobContract(
+    "count_again", QUEUE, CountPayload, key=lambda p: p.token, keep_result_seconds=0
+)
+
+
+@handler(AGAIN)
+async def count_again(ctx: Context, payload: CountPayload) -> None:
+    await ctx["redis"].incr(f"test:runs:{payload.token}")
+
+
 async def run_worker(settings: Settings) -> None:
     worker = build_worker(
-        QUEUE, [count_runs], settings, burst=True, with_clients=False, handle_signals=False
+        QUEUE,
+        [count_runs, count_again],
+        settings,
+        burst=True,
+        with_clients=False,
+        handle_signals=False,
     )
     try:
         await worker.main()
@@ -96,3 +111,24 @@ async def test_committed_job_runs_exactly_once(
 def test_payloads_are_checked_when_enqueued() -> None:
     with pytest.raises(ValueError, match="token"):
         CountPayload.model_validate({"token": None})
+
+
+@pytest.mark.parametrize(("contract", "second_run"), [(COUNT, False), (AGAIN, True)])
+async def test_a_job_id_is_free_again_once_done_only_without_a_kept_result(
+    job_queue: JobQueue, settings: Settings, contract: JobContract[CountPayload], second_run: bool
+) -> None:
+    """arq refuses a job id while its result is kept (an hour by default): right for work done
+    once, wrong for work a user may rightly ask for again (a second publish, a re-finalize)."""
+    token = uuid.uuid4().hex
+    assert await job_queue.enqueue(contract, CountPayload(token=token)) is not None
+    await run_worker(settings)
+    accepted = await job_queue.enqueue(contract, CountPayload(token=token)) is not None
+    assert accepted is second_run
+    await run_worker(settings)
+    assert await runs(job_queue, token) == (2 if second_run else 1)
+
+
+def test_jobs_users_may_ask_for_again_keep_no_result() -> None:
+    from dandelion_common.jobs.contracts import INGEST_ZARR, PUBLISH_VERSION
+
+    assert PUBLISH_VERSION.keep_result_seconds == INGEST_ZARR.keep_result_seconds == 0

@@ -142,8 +142,14 @@ class PublishRequest(Payload):
 
 
 # The draft (status Publishing) becomes an immutable version; one publish per dandiset at a time.
+# No result is kept: a dandiset published, edited and published again within the hour must
+# get its second job (a kept result would refuse the id, leaving the draft Publishing).
 PUBLISH_VERSION = JobContract(
-    "publish", Queue.INGEST, PublishRequest, key=lambda p: str(p.dandiset_id)
+    "publish",
+    Queue.INGEST,
+    PublishRequest,
+    key=lambda p: str(p.dandiset_id),
+    keep_result_seconds=0,
 )
 
 # dandiset.yaml, assets.yaml and the JSON-LD manifests of a published version, in S3.
