@@ -86,6 +86,7 @@ class Services:
             "DANDELION_REDIS__URL": redis_url,
             "DANDELION_GC__CRON_ENABLED": "false",
             "DANDELION_WORKER__JOB_COMPLETION_WAIT_SECONDS": "1",  # a test's end needs no drain
+            "DANDELION_LOGGING__LEVEL": "INFO",  # tests read the jobs' logs; a failure shows them
         }
         return cls({**env, **extra}, logs)
 

@@ -109,6 +109,12 @@ async def readiness(services: Services, status: int) -> bool | None:
     return True if answer.status_code == status else None
 
 
+def logged_errors(services: Services) -> str:
+    return "\n".join(
+        line for line in services.log("api").splitlines() if '"level": "ERROR"' in line
+    )
+
+
 async def phase(traffic: Traffic, name: str, seconds: float) -> None:
     await traffic.enter(name)
     await asyncio.sleep(seconds)
@@ -143,12 +149,13 @@ async def test_the_api_rides_out_a_postgres_restart_and_a_frozen_postgres(
     finally:
         traffic.running = False
         await load
-    assert traffic.seen("before") == {200}
-    assert traffic.seen("stopping") <= {200, 503}  # requests cut short are unavailable
-    assert traffic.seen("down") == {503}
-    assert traffic.seen("restarted") == {200}  # the pool replaced its dead connections
-    assert traffic.seen("freezing") <= {200, 503}
-    assert traffic.seen("frozen") == {503}  # answered within the bounds: no timeout
-    assert traffic.seen("thawing") <= {200, 503}
-    assert traffic.seen("thawed") == {200}
+    errors = logged_errors(services)  # a 500's traceback, should one show up
+    assert traffic.seen("before") == {200}, errors
+    assert traffic.seen("stopping") <= {200, 503}, errors  # requests cut short are unavailable
+    assert traffic.seen("down") == {503}, errors
+    assert traffic.seen("restarted") == {200}, errors  # the pool replaced its dead connections
+    assert traffic.seen("freezing") <= {200, 503}, errors
+    assert traffic.seen("frozen") == {503}, errors  # answered within the bounds: no timeout
+    assert traffic.seen("thawing") <= {200, 503}, errors
+    assert traffic.seen("thawed") == {200}, errors
     assert services.procs["api"].poll() is None

@@ -28,6 +28,11 @@ def _sqlstate(exc: BaseException | None) -> str | None:
     while exc is not None:
         if isinstance(exc, asyncpg.PostgresError):
             return str(exc.sqlstate)
+        if isinstance(exc, asyncpg.InternalClientError):
+            # The server's goodbye (57P01) arrived as the connection was used: asyncpg, still
+            # consuming it, refuses the next command ("another operation is in progress").
+            # The connection is unusable either way, so it is dropped as a dead one.
+            return CONNECTION_GONE[0]
         exc = exc.__cause__
     return None
 
