@@ -43,7 +43,7 @@ from dandelion_common.db.models import (
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, AssetChecksum, ZarrRef
 from dandelion_common.jobs.queue import JobQueue
-from dandelion_common.settings import Settings
+from dandelion_common.settings import Environment, Settings
 from dandelion_common.storage import S3Storage, zarr_key
 from dandelion_ingest import embargo
 from dandelion_ingest import zarr as ingest
@@ -555,3 +555,48 @@ async def test_unembargo_untags_the_zarr_objects(
     assert await embargo.untag_zarrs(ctx, s.archive.dandiset_id) == 3
     assert [await storage.zarr.tags(key) for key in keys] == [{}, {}, {}]
     assert await embargo.untag_zarrs(ctx, s.archive.dandiset_id) == 3  # a repeat is harmless
+
+
+async def unversioned_storage(settings: Settings, *, create: bool = True) -> S3Storage:
+    """Storage whose zarr bucket is fresh and, unlike the suite's, keeps no versions."""
+    name = f"unversioned-{uuid.uuid4().hex[:12]}"
+    store = await S3Storage.connect(settings.s3.model_copy(update={"zarr_bucket": name}))
+    if create:
+        await store.zarr.ensure_bucket()  # the sibling creates its bucket, versioning untouched
+    return store
+
+
+@pytest.mark.parametrize("environment", [Environment.DEVELOPMENT, Environment.PRODUCTION])
+async def test_the_worker_starts_on_a_versioned_zarr_bucket(
+    ctx: Ctx, settings: Settings, environment: Environment
+) -> None:
+    ctx["settings"] = settings.model_copy(update={"environment": environment})
+    await ingest.check_zarr_bucket_versioned(ctx)
+
+
+async def test_production_refuses_an_unversioned_zarr_bucket_and_development_warns(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await unversioned_storage(settings)
+    try:
+        production = settings.model_copy(update={"environment": Environment.PRODUCTION})
+        with pytest.raises(ingest.UnversionedZarrBucket, match=store.zarr.bucket):
+            await ingest.check_zarr_bucket_versioned({"settings": production, "storage": store})
+        with caplog.at_level("WARNING", logger="dandelion.ingest.zarr"):
+            await ingest.check_zarr_bucket_versioned({"settings": settings, "storage": store})
+        assert "does not have S3 object versioning enabled" in caplog.text
+    finally:
+        await store.close()
+
+
+async def test_a_zarr_bucket_s3_cannot_describe_does_not_stop_the_worker(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await unversioned_storage(settings, create=False)  # no such bucket
+    try:
+        production = settings.model_copy(update={"environment": Environment.PRODUCTION})
+        with caplog.at_level("WARNING", logger="dandelion.ingest.zarr"):
+            await ingest.check_zarr_bucket_versioned({"settings": production, "storage": store})
+        assert "zarr bucket versioning unknown" in caplog.text
+    finally:
+        await store.close()

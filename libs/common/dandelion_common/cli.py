@@ -102,7 +102,10 @@ def worker(queue: str) -> None:
     configure_logging(settings.logging, service=f"worker-{queue}")
     module = importlib.import_module(WORKERS[queue])
     cron_jobs = getattr(module, "CRON_JOBS", ())
-    build_worker(module.QUEUE, module.FUNCTIONS, settings, cron_jobs=cron_jobs).run()
+    checks = getattr(module, "STARTUP_CHECKS", ())
+    build_worker(
+        module.QUEUE, module.FUNCTIONS, settings, cron_jobs=cron_jobs, startup_checks=checks
+    ).run()
 
 
 @main.command("worker-health")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from arq.worker import Function
 
 from dandelion_common.jobs.contracts import Queue
-from dandelion_common.jobs.worker import CronFactory, ping_handler
+from dandelion_common.jobs.worker import CronFactory, StartupCheck, ping_handler
 from dandelion_ingest.checksum import sha256
 from dandelion_ingest.embargo import unembargo
 from dandelion_ingest.extraction import extract, inspect
@@ -16,7 +16,7 @@ from dandelion_ingest.publish import publish
 from dandelion_ingest.reconcile import reconcile_cron
 from dandelion_ingest.summary import summarize_version
 from dandelion_ingest.tasks import validate_asset, validate_version
-from dandelion_ingest.zarr import ingest_zarr
+from dandelion_ingest.zarr import check_zarr_bucket_versioned, ingest_zarr
 
 QUEUE = Queue.INGEST
 FUNCTIONS: list[Function] = [
@@ -34,3 +34,4 @@ FUNCTIONS: list[Function] = [
 ]
 # Built from settings at startup (the period is configured).
 CRON_JOBS: list[CronFactory] = [gc_cron, reconcile_cron]
+STARTUP_CHECKS: list[StartupCheck] = [check_zarr_bucket_versioned]

@@ -54,6 +54,7 @@ from dandelion_common.db.models import (
     ZarrSnapshotEntry,
 )
 from dandelion_common.drafts import assets_changed
+from dandelion_common.errors import StorageError
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import (
     INGEST_ZARR,
@@ -64,7 +65,7 @@ from dandelion_common.jobs.contracts import (
 from dandelion_common.jobs.worker import Context, handler, job_session
 from dandelion_common.metadata import strip_asset_computed
 from dandelion_common.outbox import emit
-from dandelion_common.settings import WorkerSettings
+from dandelion_common.settings import Environment, Settings, WorkerSettings
 from dandelion_common.storage import ListedObject, S3Storage, zarr_key
 
 logger = logging.getLogger("dandelion.ingest.zarr")
@@ -495,3 +496,25 @@ async def delete_unreferenced(ctx: Context, zarr_id: uuid.UUID) -> int:
     if count:
         logger.info("old zarr snapshots deleted", extra={"zarr_id": str(zarr_id), "count": count})
     return count
+
+
+class UnversionedZarrBucket(RuntimeError):
+    """The zarr bucket keeps no object versions: published Zarrs could not keep their bytes."""
+
+
+async def check_zarr_bucket_versioned(ctx: Context) -> None:
+    """At startup: a production worker refuses to run on an unversioned zarr bucket (every
+    ingest would fail, and an edit could overwrite a published chunk); elsewhere a warning.
+    An S3 that cannot be reached is no reason to stop: the ingest checks each object anyway."""
+    settings: Settings = ctx["settings"]
+    zarrs: S3Storage = ctx["storage"].zarr
+    try:
+        if await zarrs.versioning_enabled():
+            return
+    except StorageError as exc:
+        logger.warning("zarr bucket versioning unknown: %s", exc, extra={"bucket": zarrs.bucket})
+        return
+    message = f"the zarr bucket {zarrs.bucket} does not have S3 object versioning enabled"
+    if settings.environment is Environment.PRODUCTION:
+        raise UnversionedZarrBucket(f"refusing to start: {message}")
+    logger.warning(message, extra={"bucket": zarrs.bucket})

@@ -37,6 +37,8 @@ Handler = Callable[[Context, P], Awaitable[Any]]
 # A worker module's scheduled job, built from settings at startup (its period is configured);
 # None means the schedule is switched off.
 CronFactory = Callable[[Settings], CronJob | None]
+# Run once the worker's clients exist; raising stops the worker before it takes a job.
+StartupCheck = Callable[[Context], Awaitable[None]]
 
 
 def retry_delay(attempt: int) -> float:
@@ -114,6 +116,8 @@ async def _start_metrics(ctx: Context) -> None:
 async def _on_startup(ctx: Context) -> None:
     if ctx["with_clients"]:
         await _startup(ctx)
+        for check in ctx["startup_checks"]:
+            await check(ctx)
     await _start_metrics(ctx)
 
 
@@ -186,6 +190,7 @@ def build_worker(
     settings: Settings,
     *,
     cron_jobs: Sequence[CronFactory] = (),
+    startup_checks: Sequence[StartupCheck] = (),
     burst: bool = False,
     redis_pool: ArqRedis | None = None,
     with_clients: bool = True,
@@ -205,6 +210,7 @@ def build_worker(
         "health_key": key,
         "metrics": metrics,
         "with_clients": with_clients,
+        "startup_checks": list(startup_checks),
     }
     crons = [job for make in cron_jobs if (job := make(settings)) is not None]
     worker = OutageTolerantWorker(
