@@ -9,21 +9,28 @@ from typing import Any
 
 import pytest
 from arq.constants import job_key_prefix
+from arq.jobs import Job
 from factories import create_asset, create_blob, create_dandiset, create_extract, create_user
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus, VersionStatus, ZarrStatus
+from dandelion_common.db.enums import AssetStatus, EmbargoStatus, VersionStatus, ZarrStatus
 from dandelion_common.db.models import Asset, AssetBlob, Version, ZarrArchive
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.contracts import (
     COMPUTE_SHA256,
     EXTRACT_NWB,
     INGEST_ZARR,
+    PUBLISH_VERSION,
+    UNEMBARGO,
     VALIDATE_ASSET,
     VALIDATE_VERSION,
     AssetChecksum,
     BlobRef,
+    JobContract,
+    Payload,
+    PublishRequest,
+    UnembargoRequest,
     VersionRevision,
     ZarrRef,
 )
@@ -105,6 +112,44 @@ async def test_valid_and_published_work_is_left_alone(ctx: Ctx, session: AsyncSe
         await session.execute(update(model).values(modified=LONG_AGO))
     await session.flush()
     assert await reconcile_ingest(ctx) == 0
+
+
+async def test_publishes_and_unembargoes_left_waiting_are_asked_for_again_by_their_user(
+    ctx: Ctx, session: AsyncSession, job_queue: JobQueue
+) -> None:
+    owner, _ = await create_user(session)
+    requester, _ = await create_user(session)
+    publishing, draft = await create_dandiset(session, owner=owner)
+    unembargoing, _ = await create_dandiset(
+        session, owner=owner, embargo_status=EmbargoStatus.UNEMBARGOING
+    )
+    just_asked, just_asked_draft = await create_dandiset(session, owner=owner)
+    draft.status, just_asked_draft.status = VersionStatus.PUBLISHING, VersionStatus.PUBLISHING
+    draft.publish_requested_by, draft.publish_requested_at = requester.id, LONG_AGO
+    unembargoing.unembargo_requested_by = requester.id
+    unembargoing.unembargo_requested_at = LONG_AGO
+    just_asked_draft.publish_requested_by = requester.id  # its job is on its way
+    just_asked_draft.publish_requested_at = datetime.now(UTC)
+    await session.flush()
+
+    assert await reconcile_ingest(ctx) == 2
+    publish = PublishRequest(dandiset_id=publishing.id, user_id=requester.id)
+    unembargo = UnembargoRequest(dandiset_id=unembargoing.id, user_id=requester.id)
+    sent: list[tuple[JobContract[Any], Payload]] = [
+        (PUBLISH_VERSION, publish),
+        (UNEMBARGO, unembargo),
+    ]
+    for contract, payload in sent:
+        job_id = contract.job_id(payload)
+        assert job_id is not None
+        info = await Job(job_id, job_queue.redis, _queue_name=contract.queue_name).info()
+        assert info is not None
+        assert (info.function, info.kwargs) == (contract.name, payload.model_dump(mode="json"))
+    just_asked_id = PUBLISH_VERSION.job_id(
+        PublishRequest(dandiset_id=just_asked.id, user_id=requester.id)
+    )
+    assert not await queued(job_queue, just_asked_id)
+    assert await reconcile_ingest(ctx) == 0  # queued already: nothing twice
 
 
 def test_the_sweep_runs_every_few_minutes_and_can_be_switched_off(settings: Settings) -> None:

@@ -428,3 +428,28 @@ async def test_an_embargoed_blob_moves_within_its_dandiset_and_a_fresh_one_joins
     assert into_open.status_code == 404, into_open.text
     added = await client.post(base, json=body, headers=s.victim.headers)
     assert added.status_code == 200, added.text
+
+
+async def test_a_fresh_embargoed_blob_joins_only_the_dandiset_it_was_uploaded_to(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A blob uploaded into one embargoed dandiset, in no version yet, is refused by another
+    embargoed dandiset: its id would otherwise open the bytes to that dandiset's owners."""
+    s = await scene(session, "embargoed")
+    other = await owned(session, embargoed=True)
+    fresh = await create_blob(session, content=f"fresh {uuid.uuid4()}".encode())
+    fresh.embargoed, fresh.dandiset_id = True, s.victim.dandiset.id
+    await session.flush()
+    body = {"blob_id": str(fresh.id), "metadata": {"path": "fresh.nwb"}}
+    elsewhere = await client.post(
+        f"/api/dandisets/{other.dandiset.id:06}/versions/draft/assets/",
+        json=body,
+        headers=other.headers,
+    )
+    assert elsewhere.status_code == 404, elsewhere.text
+    added = await client.post(
+        f"/api/dandisets/{s.victim.identifier}/versions/draft/assets/",
+        json=body,
+        headers=s.victim.headers,
+    )
+    assert added.status_code == 200, added.text

@@ -4,10 +4,11 @@ lost (sent while Redis was away, or lost with a Redis that had no persistence).
 Jobs are sent after their transaction commits, so a commit can happen without its job. DOIs
 (the doi worker's reconcile) and search (the outbox) catch up by themselves; this sweep does
 the same for ingest: blobs without a checksum or an extraction, Pending assets whose inputs
-are known, Pending drafts, and finalized Zarr archives. Each kind is read oldest first, past a
-grace period (the ordinary path sends its job within milliseconds of the commit), at most
-`BATCH` per run. Job ids are deterministic, so a job still queued, running or recently done
-refuses the duplicate: asking again is always safe.
+are known, Pending drafts, finalized Zarr archives, and the publishes and unembargoes asked
+for (the request stores who asked: their jobs name the user). Each kind is read oldest
+first, past a grace period (the ordinary path sends its job within milliseconds of the
+commit), at most `BATCH` per run. Job ids are deterministic, so a job still queued, running
+or recently done refuses the duplicate: asking again is always safe.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from arq.cron import CronJob, cron
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus, VersionStatus, ZarrStatus
+from dandelion_common.db.enums import AssetStatus, EmbargoStatus, VersionStatus, ZarrStatus
 from dandelion_common.db.models import (
     Asset,
     AssetBlob,
     BlobExtract,
+    Dandiset,
     Version,
     ZarrArchive,
 )
@@ -31,6 +33,8 @@ from dandelion_common.jobs.contracts import (
     COMPUTE_SHA256,
     EXTRACT_NWB,
     INGEST_ZARR,
+    PUBLISH_VERSION,
+    UNEMBARGO,
     VALIDATE_ASSET,
     VALIDATE_VERSION,
     VALIDATE_ZARR_ASSET,
@@ -38,6 +42,8 @@ from dandelion_common.jobs.contracts import (
     BlobRef,
     JobContract,
     Payload,
+    PublishRequest,
+    UnembargoRequest,
     VersionRevision,
     ZarrRef,
 )
@@ -120,6 +126,37 @@ async def _drafts_and_zarrs(session: AsyncSession, cutoff: datetime) -> Due:
     return due
 
 
+async def _requests(session: AsyncSession, cutoff: datetime) -> Due:
+    """Drafts left Publishing and dandisets left UNEMBARGOING by a job never sent. A job
+    running, queued or (unembargo) recently failed holds its id, so it is not doubled."""
+    drafts = _oldest(
+        select(Version.dandiset_id, Version.publish_requested_by).where(
+            Version.version == "draft",
+            Version.status == VersionStatus.PUBLISHING,
+            Version.publish_requested_by.is_not(None),
+        ),
+        Version.publish_requested_at,
+        cutoff,
+    )
+    due: Due = [
+        (PUBLISH_VERSION, PublishRequest(dandiset_id=dandiset_id, user_id=user_id))
+        for dandiset_id, user_id in await session.execute(drafts)
+    ]
+    unembargoing = _oldest(
+        select(Dandiset.id, Dandiset.unembargo_requested_by).where(
+            Dandiset.embargo_status == EmbargoStatus.UNEMBARGOING,
+            Dandiset.unembargo_requested_by.is_not(None),
+        ),
+        Dandiset.unembargo_requested_at,
+        cutoff,
+    )
+    due += [
+        (UNEMBARGO, UnembargoRequest(dandiset_id=dandiset_id, user_id=user_id))
+        for dandiset_id, user_id in await session.execute(unembargoing)
+    ]
+    return due
+
+
 async def reconcile_ingest(ctx: Context) -> int:
     """Send every due job again; returns how many the queue accepted (the rest were known)."""
     cutoff = datetime.now(UTC) - GRACE
@@ -127,6 +164,7 @@ async def reconcile_ingest(ctx: Context) -> int:
         due = await _blobs(session, cutoff)
         due += await _assets(session, cutoff)
         due += await _drafts_and_zarrs(session, cutoff)
+        due += await _requests(session, cutoff)
     sent = 0
     for contract, payload in due:
         if await ctx["queue"].enqueue(contract, payload) is not None:

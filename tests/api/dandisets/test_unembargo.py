@@ -65,13 +65,18 @@ async def test_an_embargoed_dandiset_starts_unembargoing(
     api_client: httpx.AsyncClient, session: AsyncSession, job_queue: JobQueue, caller: str
 ) -> None:
     dandiset, _, owner_key = await embargoed(session)
-    key = owner_key if caller == "owner" else (await create_user(session, admin=True))[1]
+    admin, admin_key = await create_user(session, admin=True)
+    key = owner_key if caller == "owner" else admin_key
 
     response = await api_client.post(url(dandiset), headers=auth(key))
 
     assert (response.status_code, response.json()) == (200, None)
     await session.refresh(dandiset)
     assert dandiset.embargo_status is EmbargoStatus.UNEMBARGOING
+    # Who asked, kept for the ingest reconcile should the job be lost.
+    assert (dandiset.unembargo_requested_by == admin.id) is (caller == "admin")
+    assert dandiset.unembargo_requested_by is not None
+    assert dandiset.unembargo_requested_at is not None
     assert await job_asked_for(job_queue, dandiset)
     assert await outbox_rows(session, OutboxEntity.DANDISET, dandiset.id) == 1
     shown = await api_client.get(f"/api/dandisets/{dandiset.id:06}/", headers=auth(key))

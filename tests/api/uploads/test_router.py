@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 import httpx
@@ -91,6 +92,53 @@ async def test_two_part_upload_becomes_a_blob_and_is_deduplicated(
         "Blob already exists.",
         plan["upload_id"],
     )
+
+
+async def initialize(
+    client: httpx.AsyncClient, key: str, data: bytes, dandiset_id: int
+) -> httpx.Response:
+    body = initialize_body(data, dandiset_id)
+    return await client.post("/api/uploads/initialize/", json=body, headers=auth(key))
+
+
+async def uploaded(client: httpx.AsyncClient, key: str, data: bytes, dandiset_id: int) -> str:
+    """The blob id of `data` uploaded into the dandiset (no dedup hit expected)."""
+    plan = await initialize(client, key, data, dandiset_id)
+    assert plan.status_code == 200, plan.text
+    validated = await upload(client, key, plan.json(), data)
+    assert validated.status_code == 200, validated.text
+    return str(validated.json()["blob_id"])
+
+
+async def test_equal_bytes_embargoed_elsewhere_are_uploaded_again_not_deduplicated(
+    api_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A dedup hit never names another dandiset's embargoed blob: that dandiset could not use
+    it (the file could never be uploaded) and its id is not the caller's to learn."""
+    keeper, keeper_key = await create_user(session)
+    hidden, _ = await create_dandiset(session, owner=keeper, embargo_status=EmbargoStatus.EMBARGOED)
+    other, other_key = await create_user(session)
+    embargoed, _ = await create_dandiset(
+        session, owner=other, embargo_status=EmbargoStatus.EMBARGOED
+    )
+    public, _ = await create_dandiset(session, owner=other)
+    data = os.urandom(1000)
+
+    first = await uploaded(api_client, keeper_key, data, hidden.id)
+    again = await initialize(api_client, keeper_key, data, hidden.id)
+    assert (again.status_code, again.headers["Location"]) == (409, first)  # its own: reused
+    own_embargoed = await uploaded(api_client, other_key, data, embargoed.id)
+    own_open = await uploaded(api_client, other_key, data, public.id)
+
+    blobs = {
+        b: await session.get(AssetBlob, uuid.UUID(b)) for b in (first, own_embargoed, own_open)
+    }
+    assert len(blobs) == 3
+    rows = [(b.embargoed, b.dandiset_id) for b in blobs.values() if b is not None]
+    assert rows == [(True, hidden.id), (True, embargoed.id), (False, None)]
+    # Once the bytes are open, every dandiset's upload is answered with the open blob.
+    reused = await initialize(api_client, keeper_key, data, hidden.id)
+    assert (reused.status_code, reused.headers["Location"]) == (409, own_open)
 
 
 async def test_objects_that_lie_about_size_or_etag_are_refused(

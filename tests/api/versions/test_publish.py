@@ -8,10 +8,11 @@ import pytest
 from arq.constants import job_key_prefix
 from conftest import auth
 from factories import create_asset, create_dandiset, create_user
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import AssetStatus, EmbargoStatus, VersionStatus
-from dandelion_common.db.models import Dandiset, Version
+from dandelion_common.db.models import Dandiset, DandisetOwner, Version
 from dandelion_common.jobs.contracts import PUBLISH_VERSION, PublishRequest
 from dandelion_common.jobs.queue import JobQueue
 
@@ -42,7 +43,13 @@ async def test_a_valid_draft_is_accepted_and_marked_publishing(
     assert response.json() is None
     await session.refresh(draft)
     assert (draft.status, draft.release_notes) == (VersionStatus.PUBLISHING, "First release.")
-    owner_id = (await create_user(session))[0].id  # any id: the job's key is the dandiset
+    owner_id = await session.scalar(
+        select(DandisetOwner.user_id).where(DandisetOwner.dandiset_id == dandiset.id)
+    )
+    # Who asked, kept for the ingest reconcile should the job be lost.
+    assert draft.publish_requested_by == owner_id
+    assert draft.publish_requested_at is not None
+    assert owner_id is not None
     payload = PublishRequest(dandiset_id=dandiset.id, user_id=owner_id)
     job_id = PUBLISH_VERSION.job_id(payload)
     assert await job_queue.redis.exists(job_key_prefix + str(job_id))

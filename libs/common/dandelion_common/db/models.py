@@ -98,6 +98,11 @@ class Dandiset(Timestamped, Base):
         _enum(EmbargoStatus, "embargo_status"), server_default=EmbargoStatus.OPEN.value
     )
     embargo_end_date: Mapped[date | None] = mapped_column(Date)
+    # Who asked for the unembargo in progress, and when: the ingest reconcile sends its job
+    # again should the one sent after the commit be lost. (No foreign key: a user deleted
+    # since is recorded without a name, as in the audit records.)
+    unembargo_requested_by: Mapped[int | None] = mapped_column(Integer)
+    unembargo_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint("id BETWEEN 1 AND 999999", name="six_digit_id"),)
 
@@ -121,6 +126,9 @@ class Version(Timestamped, Base):
     size: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # The draft holds the notes of the publish in progress (DANDI's `release_notes`).
     release_notes: Mapped[str | None] = mapped_column(Text)
+    # Who asked for the publish in progress, and when (the draft's, as for the unembargo).
+    publish_requested_by: Mapped[int | None] = mapped_column(Integer)
+    publish_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Bumped by every change to the draft's Valid asset set (an asset added, removed or
     # validated); the stored assetsSummary is current when it was computed at this revision,
     # so a publish reuses it instead of aggregating every asset again.
@@ -145,9 +153,13 @@ class AssetBlob(Timestamped, Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     embargoed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # The dandiset an embargoed upload was made in (kept after its unembargo); NULL for
+    # blobs uploaded open. Equal bytes may be a blob of their own in each embargoed dandiset,
+    # so deduplication never hands one dandiset another's embargoed blob (or its id).
+    dandiset_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
-        UniqueConstraint("etag", "size"),
+        UniqueConstraint("etag", "size", "dandiset_id", postgresql_nulls_not_distinct=True),
         CheckConstraint("size >= 0", name="size_not_negative"),
     )
 

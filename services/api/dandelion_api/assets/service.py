@@ -352,10 +352,13 @@ async def _zarr_content(session: AsyncSession, zarr_id: uuid.UUID, draft: Versio
 
 async def _may_join(session: AsyncSession, blob: AssetBlob, draft: Version) -> bool:
     """An embargoed blob joins only a dandiset that holds it already, or, fresh from an upload
-    and in no version yet, an embargoed dandiset; elsewhere its bytes would reach readers the
-    embargo keeps out (DANDI ties an embargoed blob to its dandiset). Open blobs join any."""
+    and in no version yet, the embargoed dandiset it was uploaded to; elsewhere its bytes
+    would reach readers the embargo keeps out (DANDI ties an embargoed blob to its dandiset).
+    Open blobs join any."""
     if not blob.embargoed:
         return True
+    if blob.dandiset_id is not None and blob.dandiset_id != draft.dandiset_id:
+        return False
     holders = (
         select(Version.dandiset_id)
         .join(VersionAsset, VersionAsset.version_id == Version.id)

@@ -6,6 +6,8 @@ UNEMBARGOING refuses writes (metadata, assets, uploads, owners) and reads stay o
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +38,7 @@ async def unembargo(session: AsyncSession, user: User, dandiset_id: int) -> None
     if await session.scalar(select(exists().where(Upload.dandiset_id == dandiset_id))):
         raise BadRequest(ACTIVE_UPLOADS)
     dandiset.embargo_status = EmbargoStatus.UNEMBARGOING
+    dandiset.unembargo_requested_by, dandiset.unembargo_requested_at = user.id, datetime.now(UTC)
     emit(session, OutboxEntity.DANDISET, dandiset_id)  # search shows the embargo status
     enqueue_after_commit(
         session, UNEMBARGO, UnembargoRequest(dandiset_id=dandiset_id, user_id=user.id)

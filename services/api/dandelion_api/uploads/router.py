@@ -35,7 +35,11 @@ UploadId = Annotated[uuid.UUID, Path(description="The upload's UUID")]
 async def initialize(
     body: InitializeRequest, session: SessionDep, user: ApprovedUser, resources: ResourcesDep
 ) -> InitializeResponse:
-    """Start a multipart upload: the dandi-etag part plan with a presigned URL per part."""
+    """Start a multipart upload: the dandi-etag part plan with a presigned URL per part.
+
+    409 with the blob's id in `Location` when equal bytes are a blob this dandiset may use
+    already: an open blob, or one embargoed in this dandiset. Another dandiset's embargoed
+    blob is never named; those bytes are uploaded again as a blob of this dandiset's own."""
     return await service.initialize(session, resources.storage, user, body)
 
 

@@ -6,7 +6,7 @@ import re
 import uuid
 
 from dandischema.digests.dandietag import PartGenerator
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,7 +56,7 @@ async def initialize(
         raise PermissionDenied("Action not allowed")
     if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
         raise BadRequest("Dandiset modification not allowed during unembargo")
-    existing = await session.scalar(select(AssetBlob.id).where(AssetBlob.etag == body.digest.value))
+    existing = await session.scalar(_usable_blob(body.digest.value, dandiset.id))
     if existing is not None:
         raise BlobExists(existing)
     try:
@@ -87,6 +87,19 @@ async def initialize(
         )
     )
     return InitializeResponse(upload_id=upload_id, parts=parts)
+
+
+def _usable_blob(etag: str, dandiset_id: int) -> Select[uuid.UUID]:
+    """The blob a dedup hit may name: an open one, or one embargoed in this very dandiset.
+    Another dandiset's embargoed blob could not join this one (and its id is not ours to
+    show), so equal bytes are uploaded again as a blob of this dandiset's own."""
+    usable = or_(AssetBlob.embargoed.is_(False), AssetBlob.dandiset_id == dandiset_id)
+    return (
+        select(AssetBlob.id)
+        .where(AssetBlob.etag == etag, usable)
+        .order_by(AssetBlob.embargoed, AssetBlob.created)
+        .limit(1)
+    )
 
 
 async def _upload(session: AsyncSession, user: User, upload_id: uuid.UUID) -> Upload:
@@ -132,7 +145,13 @@ async def validate(
         )
     created = await session.scalar(
         insert(AssetBlob)
-        .values(id=upload.id, etag=upload.etag, size=upload.size, embargoed=upload.embargoed)
+        .values(
+            id=upload.id,
+            etag=upload.etag,
+            size=upload.size,
+            embargoed=upload.embargoed,
+            dandiset_id=upload.dandiset_id if upload.embargoed else None,
+        )
         .on_conflict_do_nothing()
         .returning(AssetBlob.id)
     )

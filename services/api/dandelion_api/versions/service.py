@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -222,5 +223,6 @@ async def publish(
     if await session.scalar(invalid) is not None:
         raise BadRequest(NOT_PUBLISHABLE)
     draft.status, draft.release_notes = VersionStatus.PUBLISHING, release_notes
+    draft.publish_requested_by, draft.publish_requested_at = user.id, datetime.now(UTC)
     payload = PublishRequest(dandiset_id=dandiset_id, user_id=user.id)
     enqueue_after_commit(session, PUBLISH_VERSION, payload)
