@@ -17,10 +17,11 @@ Algorithm (every step may be repeated: arq is at-least-once, and a run may die a
    have become embargoed meanwhile (an asset added by a request that checked the status
    before the unembargo started), nothing is committed and the job goes back to step 2.
 
-A blob shared with another dandiset that is still embargoed (upload dedup shares blobs by
-dandi-etag across dandisets) is moved too, as DANDI does: once this dandiset is open its
-bytes are public through it anyway, and what the embargo still protects for the other
-dandiset (its assets, paths, metadata) is refused by its own dandiset's status.
+A blob shared with another dandiset that is still embargoed is moved too, as DANDI does:
+once this dandiset is open its bytes are public through it anyway, and what the embargo
+still protects for the other dandiset (its assets, paths, metadata) is refused by its own
+dandiset's status. (Only blobs from before migration 0011 can be shared so: since then an
+embargoed upload is a blob of its dandiset's own, and equal bytes elsewhere are another.)
 
 S3 or database outages raise the shared handler's Retry; anything else fails the job with a
 log, leaving the dandiset UNEMBARGOING (writes stay refused) until the job is run again.
