@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import EmbargoStatus
@@ -10,6 +10,24 @@ from dandelion_common.db.models import Dandiset, DandisetOwner, User
 from dandelion_common.errors import NotAuthenticated, NotFound, PermissionDenied
 
 EMBARGOED = (EmbargoStatus.EMBARGOED, EmbargoStatus.UNEMBARGOING)
+
+
+def owned_by(user: User) -> ColumnElement[bool]:
+    """SQL: `Dandiset` (in the query's FROM) is owned by `user`."""
+    return exists().where(
+        DandisetOwner.dandiset_id == Dandiset.id, DandisetOwner.user_id == user.id
+    )
+
+
+def readable_by(user: User | None) -> ColumnElement[bool]:
+    """SQL: `Dandiset` (in the query's FROM) may be read by `user`: open ones by anyone,
+    embargoed ones by their owners, all by admins (`readable_dandiset`'s rule, for lists)."""
+    open_ = Dandiset.embargo_status == EmbargoStatus.OPEN
+    if user is None:
+        return open_
+    if user.is_admin:
+        return true()
+    return or_(open_, owned_by(user))
 
 
 async def is_owner(session: AsyncSession, dandiset_id: int, user: User | None) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dandelion_api.dandisets.access import owned_by, readable_by
 from dandelion_api.search.repository import AssetFacets, facet_condition, search_conditions
-from dandelion_common.db.enums import EmbargoStatus
 from dandelion_common.db.models import (
     Dandiset,
     DandisetOwner,
@@ -49,15 +49,8 @@ def _star_count() -> ColumnElement[int]:
 
 
 def _visible(filters: ListFilters, user: User | None) -> ColumnElement[bool]:
-    open_ = Dandiset.embargo_status == EmbargoStatus.OPEN
-    if not (filters.embargoed and user):
-        return open_
-    if user.is_admin:
-        return true()
-    owned = exists().where(
-        DandisetOwner.dandiset_id == Dandiset.id, DandisetOwner.user_id == user.id
-    )
-    return or_(open_, owned)
+    """Open dandisets; with `embargoed`, also those the caller may read."""
+    return readable_by(user) if filters.embargoed else readable_by(None)
 
 
 def _needs_current(filters: ListFilters) -> bool:
@@ -72,11 +65,7 @@ def _filtered(filters: ListFilters, user: User | None) -> Select[Dandiset]:
     if _needs_current(filters):
         query = query.join(current, current.c.id == _current_version())
     if filters.mine and user:
-        query = query.where(
-            exists().where(
-                DandisetOwner.dandiset_id == Dandiset.id, DandisetOwner.user_id == user.id
-            )
-        )
+        query = query.where(owned_by(user))
     if filters.starred and user:
         query = query.join(
             DandisetStar,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select, true
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import EmbargoStatus
+from dandelion_api.dandisets.access import readable_by
 from dandelion_common.db.models import (
     Dandiset,
-    DandisetOwner,
     User,
     ZarrArchive,
     ZarrSnapshot,
@@ -55,24 +54,11 @@ async def create(session: AsyncSession, dandiset_id: int, name: str) -> ZarrArch
     return await session.get(ZarrArchive, created) if created is not None else None
 
 
-def _visible(user: User | None) -> ColumnElement[bool]:
-    """Archives of open dandisets; embargoed ones too for their owners, all for admins."""
-    open_ = Dandiset.embargo_status == EmbargoStatus.OPEN
-    if user is None:
-        return open_
-    if user.is_admin:
-        return true()
-    owned = exists().where(
-        DandisetOwner.dandiset_id == Dandiset.id, DandisetOwner.user_id == user.id
-    )
-    return or_(open_, owned)
-
-
 def _listed(user: User | None, dandiset_id: int | None, name: str | None) -> Select[ZarrArchive]:
     query = (
         select(ZarrArchive)
         .join(Dandiset, Dandiset.id == ZarrArchive.dandiset_id)
-        .where(_visible(user))
+        .where(readable_by(user))
     )
     if dandiset_id is not None:
         query = query.where(ZarrArchive.dandiset_id == dandiset_id)
