@@ -21,12 +21,9 @@ from typing import Any
 
 import asyncpg
 
-from bench.scratch import asyncpg_dsn, scratch_database
+from bench.scratch import asyncpg_dsn, job_context
 from bench.table import Row
-from dandelion_common.db.session import Database
 from dandelion_common.devstack.ephemeral import ServerUrls
-from dandelion_common.jobs.queue import JobQueue
-from dandelion_common.settings import PostgresSettings, RedisSettings, Settings
 from dandelion_common.storage import S3Storage, blob_key
 from dandelion_ingest.embargo import unembargo
 
@@ -84,32 +81,12 @@ async def put_objects(storage: S3Storage, blob_ids: list[uuid.UUID]) -> None:
     await asyncio.gather(*(put(b) for b in blob_ids))
 
 
-def bench_settings(urls: ServerUrls, database: str) -> Settings:
-    settings = urls.settings(bucket=BUCKET)
-    redis = urls.redis.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    return settings.model_copy(
-        update={
-            "postgres": PostgresSettings(url=database, pool_size=2),
-            "redis": RedisSettings(url=redis),
-        }
-    )
-
-
 async def run(urls: ServerUrls) -> list[Row]:
-    async with scratch_database(urls.postgres, prefix="bench_unembargo") as database:
-        settings = bench_settings(urls, database)
-        storage = await S3Storage.connect(settings.s3)
-        db = Database.connect(settings.postgres, application_name="bench-unembargo")
-        queue = await JobQueue.connect(settings.redis)
-        try:
-            await storage.ensure_bucket()
-            ctx = {"settings": settings, "db": db, "queue": queue, "storage": storage}
-            return await measure(ctx, database)
-        finally:
-            await queue.redis.flushdb()
-            await queue.close()
-            await db.dispose()
-            await storage.close()
+    async with job_context(urls, prefix="bench_unembargo", bucket=BUCKET, redis_db=REDIS_DB) as (
+        ctx,
+        database,
+    ):
+        return await measure(ctx, database)
 
 
 async def measure(ctx: dict[str, Any], database: str) -> list[Row]:

@@ -27,14 +27,12 @@ import asyncpg
 from zarr_checksum import compute_zarr_checksum
 from zarr_checksum.generators import ZarrArchiveFile
 
-from bench.scratch import asyncpg_dsn, scratch_database
+from bench.scratch import asyncpg_dsn, job_context
 from bench.table import Row, render
-from dandelion_common.db.session import Database
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 from dandelion_common.jobs.contracts import PublishRequest
-from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.schema import SCHEMA_VERSION, configure_dandischema
-from dandelion_common.settings import PostgresSettings, RedisSettings, Settings
+from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, zarr_key
 from dandelion_ingest.publish import publish_draft
 from dandelion_ingest.zarr import StreamingZarrChecksum, ingest_zarr
@@ -97,32 +95,12 @@ async def put_objects(storage: S3Storage, zarr_id: uuid.UUID, paths: list[str]) 
     return data
 
 
-def bench_settings(urls: ServerUrls, database: str) -> Settings:
-    settings = urls.settings(bucket=BUCKET)
-    redis = urls.redis.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    return settings.model_copy(
-        update={
-            "postgres": PostgresSettings(url=database, pool_size=2),
-            "redis": RedisSettings(url=redis),
-        }
-    )
-
-
 async def run(urls: ServerUrls) -> list[Row]:
-    async with scratch_database(urls.postgres, prefix="bench_zarr") as database:
-        settings = bench_settings(urls, database)
-        storage = await S3Storage.connect(settings.s3)
-        db = Database.connect(settings.postgres, application_name="bench-zarr")
-        queue = await JobQueue.connect(settings.redis)
-        try:
-            await storage.ensure_bucket()
-            ctx = {"settings": settings, "db": db, "queue": queue, "storage": storage}
-            return await measure(ctx, database)
-        finally:
-            await queue.redis.flushdb()
-            await queue.close()
-            await db.dispose()
-            await storage.close()
+    async with job_context(urls, prefix="bench_zarr", bucket=BUCKET, redis_db=REDIS_DB) as (
+        ctx,
+        database,
+    ):
+        return await measure(ctx, database)
 
 
 async def listing_seconds(storage: S3Storage, zarr_id: uuid.UUID) -> float:

@@ -7,11 +7,17 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from dandelion_common.db.migrate import upgrade
+from dandelion_common.db.session import Database
+from dandelion_common.devstack.ephemeral import ServerUrls
+from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.settings import PostgresSettings, RedisSettings, Settings
+from dandelion_common.storage import S3Storage
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -31,3 +37,36 @@ async def scratch_database(server_url: str, *, prefix: str) -> AsyncIterator[str
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+def bench_settings(urls: ServerUrls, database: str, *, bucket: str, redis_db: int) -> Settings:
+    """The servers' settings on a scratch database, a bucket and a Redis database of the
+    bench's own (its queue is flushed afterwards without touching another's)."""
+    redis = urls.redis.rsplit("/", 1)[0] + f"/{redis_db}"
+    return urls.settings(bucket=bucket).model_copy(
+        update={
+            "postgres": PostgresSettings(url=database, pool_size=2),
+            "redis": RedisSettings(url=redis),
+        }
+    )
+
+
+@asynccontextmanager
+async def job_context(
+    urls: ServerUrls, *, prefix: str, bucket: str, redis_db: int
+) -> AsyncIterator[tuple[dict[str, Any], str]]:
+    """A worker's job context (settings, db, queue, storage) on a scratch database, and the
+    database's URL; the bench's Redis database is flushed at the end."""
+    async with scratch_database(urls.postgres, prefix=prefix) as database:
+        settings = bench_settings(urls, database, bucket=bucket, redis_db=redis_db)
+        storage = await S3Storage.connect(settings.s3)
+        db = Database.connect(settings.postgres, application_name=prefix.replace("_", "-"))
+        queue = await JobQueue.connect(settings.redis)
+        try:
+            await storage.ensure_bucket()
+            yield {"settings": settings, "db": db, "queue": queue, "storage": storage}, database
+        finally:
+            await queue.redis.flushdb()
+            await queue.close()
+            await db.dispose()
+            await storage.close()
