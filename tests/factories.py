@@ -12,7 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.auth import generate_api_key, hash_api_key
-from dandelion_common.db.enums import EmbargoStatus, ExtractStatus, OutboxEntity, UserStatus
+from dandelion_common.db.enums import (
+    EmbargoStatus,
+    ExtractStatus,
+    OutboxEntity,
+    UserStatus,
+    ZarrStatus,
+)
 from dandelion_common.db.models import (
     ApiToken,
     Asset,
@@ -24,6 +30,8 @@ from dandelion_common.db.models import (
     User,
     Version,
     VersionAsset,
+    ZarrArchive,
+    ZarrSnapshot,
 )
 
 _seq = itertools.count(1)
@@ -139,3 +147,29 @@ async def outbox_rows(session: AsyncSession, entity: OutboxEntity, entity_id: ob
         SearchOutbox.entity_type == entity, SearchOutbox.entity_id == str(entity_id)
     )
     return int(await session.scalar(query) or 0)
+
+
+async def create_zarr(session: AsyncSession, dandiset: Dandiset, *, name: str) -> ZarrArchive:
+    """A zarr archive of the dandiset as the API creates it: Pending, empty."""
+    archive = ZarrArchive(
+        dandiset_id=dandiset.id, name=name, status=ZarrStatus.PENDING, file_count=0, size=0
+    )
+    session.add(archive)
+    await session.flush()
+    return archive
+
+
+async def ingest_snapshot(session: AsyncSession, archive: ZarrArchive, size: int) -> ZarrSnapshot:
+    """What an ingest leaves: a snapshot of 3 files, the archive Complete and pointing at it."""
+    checksum = f"{uuid.uuid4().hex}-3--{size}"
+    snapshot = ZarrSnapshot(zarr_id=archive.id, checksum=checksum, file_count=3, size=size)
+    session.add(snapshot)
+    await session.flush()
+    archive.snapshot_id, archive.status, archive.checksum = (
+        snapshot.id,
+        ZarrStatus.COMPLETE,
+        checksum,
+    )
+    archive.file_count, archive.size = 3, size
+    await session.flush()
+    return snapshot

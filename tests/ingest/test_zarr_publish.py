@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 from conftest import auth
-from factories import create_asset, create_dandiset, create_user
+from factories import create_asset, create_dandiset, create_user, create_zarr, ingest_snapshot
 from localstack import PUBLISHABLE
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus, VersionStatus, ZarrStatus
+from dandelion_common.db.enums import AssetStatus, VersionStatus
 from dandelion_common.db.models import Asset, Dandiset, User, Version, ZarrArchive, ZarrSnapshot
 from dandelion_common.jobs.contracts import PublishRequest
 from dandelion_common.schema import SCHEMA_VERSION
@@ -24,18 +24,6 @@ from dandelion_ingest.manifests import write_manifests
 from dandelion_ingest.publish import publish_draft
 
 PATH = "sub-01/sub-01_sample-1_SPIM.ome.zarr"
-
-
-async def snapshot(session: AsyncSession, archive: ZarrArchive, size: int) -> ZarrSnapshot:
-    """What an ingest leaves: a snapshot, the archive Complete and pointing at it."""
-    checksum = f"{uuid.uuid4().hex}-3--{size}"
-    made = ZarrSnapshot(zarr_id=archive.id, checksum=checksum, file_count=3, size=size)
-    session.add(made)
-    await session.flush()
-    archive.snapshot_id, archive.status, archive.checksum = made.id, ZarrStatus.COMPLETE, checksum
-    archive.file_count, archive.size = 3, size
-    await session.flush()
-    return made
 
 
 async def publishing_with_zarr(
@@ -49,12 +37,8 @@ async def publishing_with_zarr(
         **blob_asset.metadata_, "schemaVersion": SCHEMA_VERSION,
         "encodingFormat": "application/x-nwb",
     }  # fmt: skip
-    archive = ZarrArchive(
-        dandiset_id=dandiset.id, name=PATH, status=ZarrStatus.PENDING, file_count=0, size=0
-    )
-    session.add(archive)
-    await session.flush()
-    first = await snapshot(session, archive, 300)
+    archive = await create_zarr(session, dandiset, name=PATH)
+    first = await ingest_snapshot(session, archive, 300)
     metadata = {"path": PATH, "schemaVersion": SCHEMA_VERSION}
     response = await client.post(
         f"/api/dandisets/{dandiset.id:06}/versions/draft/assets/",
@@ -104,7 +88,7 @@ async def test_published_zarr_assets_point_at_their_snapshot(
 
     # A later ingest makes a new snapshot (and, for the draft, a new asset row): the
     # published asset keeps the digest and size it was published with.
-    await snapshot(session, archive, 999)
+    await ingest_snapshot(session, archive, 999)
     frozen = (await api_client.get(f"{versions}/{published.version}/assets/{asset.id}/")).json()
     assert frozen["digest"] == {"dandi:dandi-zarr-checksum": first.checksum}
     assert frozen["contentSize"] == 300

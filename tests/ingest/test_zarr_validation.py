@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 from conftest import auth
-from factories import create_dandiset, create_user
+from factories import create_dandiset, create_user, create_zarr, ingest_snapshot
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus, ZarrStatus
-from dandelion_common.db.models import Asset, Dandiset, Version, ZarrArchive, ZarrSnapshot
+from dandelion_common.db.enums import AssetStatus
+from dandelion_common.db.models import Asset, Version, ZarrArchive
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.schema import SCHEMA_VERSION
@@ -67,40 +67,15 @@ def client_metadata(size: int, checksum: str) -> dict[str, Any]:
     }
 
 
-async def new_archive(session: AsyncSession, dandiset: Dandiset) -> ZarrArchive:
-    archive = ZarrArchive(
-        dandiset_id=dandiset.id, name=PATH, status=ZarrStatus.PENDING, file_count=0, size=0
-    )
-    session.add(archive)
-    await session.flush()
-    return archive
-
-
-async def ingested(session: AsyncSession, archive: ZarrArchive, size: int) -> ZarrSnapshot:
-    """What an ingest leaves: a snapshot, the archive Complete and pointing at it."""
-    checksum = f"{uuid.uuid4().hex}-3--{size}"
-    snapshot = ZarrSnapshot(zarr_id=archive.id, checksum=checksum, file_count=3, size=size)
-    session.add(snapshot)
-    await session.flush()
-    archive.snapshot_id, archive.status, archive.checksum = (
-        snapshot.id,
-        ZarrStatus.COMPLETE,
-        checksum,
-    )
-    archive.file_count, archive.size = 3, size
-    await session.flush()
-    return snapshot
-
-
 async def zarr_asset(
     client: httpx.AsyncClient, session: AsyncSession, *, size: int | None
 ) -> tuple[Asset, Version, ZarrArchive]:
     owner, key = await create_user(session)
     dandiset, draft = await create_dandiset(session, owner=owner)
-    archive = await new_archive(session, dandiset)
+    archive = await create_zarr(session, dandiset, name=PATH)
     checksum = "0" * 32 + "-0--0"
     if size is not None:
-        checksum = (await ingested(session, archive, size)).checksum
+        checksum = (await ingest_snapshot(session, archive, size)).checksum
     response = await client.post(
         f"/api/dandisets/{dandiset.id:06}/versions/draft/assets/",
         json={"zarr_id": str(archive.id), "metadata": client_metadata(size or 0, checksum)},
@@ -139,7 +114,7 @@ async def test_a_zarr_asset_waits_for_its_first_ingest(
     await session.refresh(asset)
     assert asset.status is AssetStatus.PENDING
     # The ingest points the draft's asset at its snapshot (the ingest job's part), then asks.
-    asset.zarr_snapshot_id = (await ingested(session, archive, 42)).id
+    asset.zarr_snapshot_id = (await ingest_snapshot(session, archive, 42)).id
     await session.flush()
     assert await validate_asset.coroutine(ctx, **payload(asset)) == "Valid"
 

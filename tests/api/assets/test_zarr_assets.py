@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 from arq.jobs import Job, JobStatus
 from conftest import auth
-from factories import create_blob, create_dandiset, create_user
+from factories import create_blob, create_dandiset, create_user, create_zarr, ingest_snapshot
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.enums import AssetStatus, EmbargoStatus, ZarrStatus
+from dandelion_common.db.enums import AssetStatus, EmbargoStatus
 from dandelion_common.db.models import (
     Asset,
     AuditRecord,
@@ -34,23 +34,9 @@ async def archive_of(
     session: AsyncSession, dandiset: Dandiset, *, size: int | None = None, name: str = PATH
 ) -> ZarrArchive:
     """An archive; with `size`, ingested once (Complete, with a snapshot of that size)."""
-    archive = ZarrArchive(
-        dandiset_id=dandiset.id, name=name, status=ZarrStatus.PENDING, file_count=0, size=0
-    )
-    session.add(archive)
-    await session.flush()
+    archive = await create_zarr(session, dandiset, name=name)
     if size is not None:
-        checksum = f"{uuid.uuid4().hex}-3--{size}"
-        snapshot = ZarrSnapshot(zarr_id=archive.id, checksum=checksum, file_count=3, size=size)
-        session.add(snapshot)
-        await session.flush()
-        archive.snapshot_id, archive.status, archive.checksum = (
-            snapshot.id,
-            ZarrStatus.COMPLETE,
-            checksum,
-        )
-        archive.file_count, archive.size = 3, size
-        await session.flush()
+        await ingest_snapshot(session, archive, size)
     return archive
 
 
