@@ -7,6 +7,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,16 +16,10 @@ from typing import Generic, Protocol, TypeVar
 import httpx
 import psutil
 from factories import dandi_etag
-from localstack import service_env
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from localstack import approved_user, service_env
 
-from dandelion_common.auth import generate_api_key, hash_api_key
-from dandelion_common.db.enums import UserStatus
-from dandelion_common.db.models import ApiToken, User
-from dandelion_common.db.session import create_engine
 from dandelion_common.devstack.ephemeral import ServerUrls
 from dandelion_common.devstack.process import Child, answers_ok, free_port, wait_until
-from dandelion_common.settings import PostgresSettings
 
 T = TypeVar("T")
 CLI = [sys.executable, "-m", "dandelion_common.cli"]
@@ -141,19 +136,7 @@ class Services:
 
 async def approved_key(database: str) -> str:
     """The API key of a new approved user of `database`."""
-    engine = create_engine(PostgresSettings(url=database), application_name="faults-user")
-    key = generate_api_key()
-    try:
-        async with async_sessionmaker(engine)() as session:
-            user = User(username=f"faults-{key[:8]}", first_name="F", last_name="Ault",
-                        email="faults@example.org", status=UserStatus.APPROVED)  # fmt: skip
-            session.add(user)
-            await session.flush()
-            session.add(ApiToken(user_id=user.id, key_hash=hash_api_key(key)))
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return key
+    return await approved_user(database, f"faults-{uuid.uuid4().hex[:8]}")
 
 
 async def eventually(
