@@ -48,6 +48,16 @@ async def new_zarr(
     return dict(response.json())
 
 
+async def owned_zarr(
+    client: httpx.AsyncClient, session: AsyncSession, *, embargoed: bool = False
+) -> tuple[str, str]:
+    """A new user's key and the id of a zarr in their dandiset (embargoed if asked)."""
+    owner, key = await create_user(session)
+    status = EmbargoStatus.EMBARGOED if embargoed else EmbargoStatus.OPEN
+    dandiset, _ = await create_dandiset(session, owner=owner, embargo_status=status)
+    return key, (await new_zarr(client, key, dandiset))["zarr_id"]
+
+
 async def put_files(
     client: httpx.AsyncClient, key: str, zarr_id: str, files: dict[str, bytes]
 ) -> None:
@@ -321,9 +331,7 @@ async def test_files_upload_to_s3_list_download_and_delete(
 async def test_s3_refuses_bytes_other_than_those_whose_md5_was_signed(
     api_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner)
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session)
     body = [{"path": "0/0", "base64md5": b64md5(b"the real bytes")}]
     response = await api_client.post(f"/api/zarr/{zarr_id}/files/", json=body, headers=auth(key))
     (url,) = response.json()
@@ -342,9 +350,7 @@ async def test_s3_refuses_bytes_other_than_those_whose_md5_was_signed(
 async def test_the_client_lists_files_without_the_trailing_slash(
     api_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner)
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session)
     await put_files(api_client, key, zarr_id, {"a/b": b"1", "c": b"2"})
     url = f"/api/zarr/{zarr_id}/files?prefix=a/"
     moved = await api_client.get(url)
@@ -357,11 +363,7 @@ async def test_the_client_lists_files_without_the_trailing_slash(
 async def test_an_embargoed_dandisets_files_are_tagged_as_embargoed(
     api_client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(
-        session, owner=owner, embargo_status=EmbargoStatus.EMBARGOED
-    )
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session, embargoed=True)
     body = [{"path": "0", "base64md5": b64md5(b"secret")}]
     (url,) = (
         await api_client.post(f"/api/zarr/{zarr_id}/files/", json=body, headers=auth(key))
@@ -395,9 +397,7 @@ async def test_an_embargoed_dandisets_files_are_tagged_as_embargoed(
 async def test_bad_paths_are_refused(
     api_client: httpx.AsyncClient, session: AsyncSession, path: str
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner)
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session)
     url = f"/api/zarr/{zarr_id}/files/"
     upload = [{"path": "ok", "base64md5": b64md5(b"x")}, {"path": path, "base64md5": b64md5(b"")}]
     response = await api_client.post(url, json=upload, headers=auth(key))
@@ -417,9 +417,7 @@ async def test_bad_paths_are_refused(
 async def test_an_md5_that_is_no_base64_of_16_bytes_is_refused(
     api_client: httpx.AsyncClient, session: AsyncSession, md5: str
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner)
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session)
     body = [{"path": "0/0", "base64md5": md5}]
     response = await api_client.post(f"/api/zarr/{zarr_id}/files/", json=body, headers=auth(key))
     assert response.status_code == 400
@@ -429,9 +427,7 @@ async def test_an_md5_that_is_no_base64_of_16_bytes_is_refused(
 async def test_more_than_a_thousand_files_per_request_are_refused(
     api_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner)
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session)
     url = f"/api/zarr/{zarr_id}/files/"
     md5 = b64md5(b"")
     many = [{"path": f"0/{n}", "base64md5": md5} for n in range(1001)]
@@ -446,9 +442,7 @@ async def test_more_than_a_thousand_files_per_request_are_refused(
 async def test_only_owners_change_files_or_finalize(
     api_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner)
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    _, zarr_id = await owned_zarr(api_client, session)
     _, stranger = await create_user(session)
     url = f"/api/zarr/{zarr_id}/"
     writes = [
@@ -469,9 +463,7 @@ async def test_only_owners_change_files_or_finalize(
 async def test_finalize_moves_pending_to_uploaded_once_and_asks_for_the_ingest(
     api_client: httpx.AsyncClient, session: AsyncSession, job_queue: JobQueue
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner)
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session)
     await put_files(api_client, key, zarr_id, {"0": b"zero"})
     url = f"/api/zarr/{zarr_id}/"
 
@@ -500,9 +492,7 @@ async def test_finalize_moves_pending_to_uploaded_once_and_asks_for_the_ingest(
 async def test_changing_files_of_a_complete_archive_makes_it_pending_again(
     api_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner)
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session)
     await put_files(api_client, key, zarr_id, {"0": b"zero", "1": b"one"})
     archive = await session.get(ZarrArchive, uuid.UUID(zarr_id))
     assert archive is not None
@@ -615,9 +605,7 @@ async def test_a_snapshot_serves_the_object_versions_it_froze(
 async def test_a_snapshot_cannot_be_changed(
     api_client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner)
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session)
     await put_files(api_client, key, zarr_id, {"0": b"zero"})
     snap_id = str((await snapshot_of(session, storage, zarr_id)).id)
     _, stranger = await create_user(session)
@@ -639,11 +627,7 @@ async def test_a_snapshot_cannot_be_changed(
 async def test_an_embargoed_snapshot_is_its_dandisets_owners_only(
     api_client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage
 ) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(
-        session, owner=owner, embargo_status=EmbargoStatus.EMBARGOED
-    )
-    zarr_id = (await new_zarr(api_client, key, dandiset))["zarr_id"]
+    key, zarr_id = await owned_zarr(api_client, session, embargoed=True)
     snap_id = str((await snapshot_of(session, storage, zarr_id)).id)
     _, stranger = await create_user(session)
     for path in (f"/api/zarr/{snap_id}/", f"/api/zarr/{snap_id}/files/"):
