@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from traceback import walk_tb
+
 import httpx
 import pytest
 from arq.constants import job_key_prefix
@@ -11,10 +13,32 @@ from factories import create_asset, create_dandiset, create_user
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dandelion_api.versions import service as versions
+from dandelion_api.versions.exceptions import (
+    DraftAlreadyPublished,
+    DraftInvalid,
+    DraftPublishing,
+    DraftValidating,
+    DraftValidationPending,
+)
 from dandelion_common.db.enums import AssetStatus, EmbargoStatus, VersionStatus
-from dandelion_common.db.models import Dandiset, DandisetOwner, Version
+from dandelion_common.db.models import Dandiset, DandisetOwner, User, Version
+from dandelion_common.errors import ArchiveError
 from dandelion_common.jobs.contracts import PUBLISH_VERSION, PublishRequest
 from dandelion_common.jobs.queue import JobQueue
+
+REFUSED = {
+    VersionStatus.PUBLISHED: DraftAlreadyPublished,
+    VersionStatus.PUBLISHING: DraftPublishing,
+    VersionStatus.VALIDATING: DraftValidating,
+    VersionStatus.PENDING: DraftValidationPending,
+    VersionStatus.INVALID: DraftInvalid,
+}
+
+
+async def owner_of(session: AsyncSession, dandiset: Dandiset) -> int | None:
+    query = select(DandisetOwner.user_id).where(DandisetOwner.dandiset_id == dandiset.id)
+    return await session.scalar(query)
 
 
 def url(dandiset: Dandiset, version: str = "draft") -> str:
@@ -139,3 +163,30 @@ async def test_the_draft_cannot_be_edited_while_it_is_published(
     )
 
     assert (response.status_code, response.json()) == (423, "Dandiset is currently being published")
+
+
+@pytest.mark.parametrize("status", list(REFUSED))
+async def test_each_refusal_is_a_fresh_exception_holding_nothing_of_earlier_requests(
+    session: AsyncSession, status: VersionStatus
+) -> None:
+    # A shared exception instance re-raised grows its traceback by every refused request's
+    # frames, keeping their sessions, users and drafts alive.
+    dandiset, draft, _ = await publishable(session)
+    draft.status = status
+    await session.flush()
+    user = await session.get(User, await owner_of(session, dandiset))
+    assert user is not None
+
+    async def refuse() -> ArchiveError:
+        with pytest.raises(ArchiveError) as refused:
+            await versions.publish(
+                session, user=user, dandiset_id=dandiset.id, version="draft", release_notes=None
+            )
+        return refused.value
+
+    first, second = await refuse(), await refuse()
+
+    assert first is not second
+    assert len(list(walk_tb(second.__traceback__))) == len(list(walk_tb(first.__traceback__)))
+    assert (type(first), first.message) == (type(second), second.message)
+    assert isinstance(first, REFUSED[status])

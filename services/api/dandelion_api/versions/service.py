@@ -13,6 +13,13 @@ from dandelion_api.dandisets import repository as dandisets
 from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.dandisets.schemas import DandisetShort
 from dandelion_api.dandisets.service import dandiset_short, version_detail
+from dandelion_api.versions.exceptions import (
+    DraftAlreadyPublished,
+    DraftInvalid,
+    DraftPublishing,
+    DraftValidating,
+    DraftValidationPending,
+)
 from dandelion_api.versions.schemas import VersionInfo, VersionOut, VersionUpdate
 from dandelion_api.versions.validation import request_validation
 from dandelion_common.db.enums import (
@@ -25,7 +32,6 @@ from dandelion_common.db.enums import (
 from dandelion_common.db.models import Asset, Dandiset, User, Version, VersionAsset
 from dandelion_common.errors import (
     BadRequest,
-    Conflict,
     Locked,
     MethodNotAllowed,
     NotFound,
@@ -186,19 +192,19 @@ async def delete_published(
     await session.delete(found)
 
 
-NOT_PUBLISHABLE = "Dandiset metadata or asset metadata is not valid"
-# DANDI's answers to a publish of a draft that is not Valid, by status.
-_REFUSALS: dict[VersionStatus, Exception] = {
-    VersionStatus.PUBLISHED: BadRequest(
-        "There have been no changes to the draft version since the last publish."
-    ),
-    VersionStatus.PUBLISHING: Locked("Dandiset is currently being published"),
-    VersionStatus.VALIDATING: Conflict("Dandiset is currently being validated"),
-    VersionStatus.PENDING: Conflict(
-        "Metadata validation is pending for this dandiset, please try again later."
-    ),
-    VersionStatus.INVALID: BadRequest(NOT_PUBLISHABLE),
-}
+def refuse_unpublishable(draft: Version) -> None:
+    """DANDI's answer to a publish of a draft that is not Valid, by its status."""
+    match draft.status:
+        case VersionStatus.PUBLISHED:
+            raise DraftAlreadyPublished()
+        case VersionStatus.PUBLISHING:
+            raise DraftPublishing()
+        case VersionStatus.VALIDATING:
+            raise DraftValidating()
+        case VersionStatus.PENDING:
+            raise DraftValidationPending()
+        case VersionStatus.INVALID:
+            raise DraftInvalid()
 
 
 async def publish(
@@ -212,8 +218,7 @@ async def publish(
     if dandiset.embargo_status is not EmbargoStatus.OPEN:
         raise BadRequest("Operation only allowed on OPEN dandisets")
     draft = await get_version(session, dandiset_id, "draft", lock=True)
-    if draft.status in _REFUSALS:
-        raise _REFUSALS[draft.status]
+    refuse_unpublishable(draft)
     invalid = (
         select(VersionAsset.asset_id)
         .join(Asset, Asset.id == VersionAsset.asset_id)
@@ -221,7 +226,7 @@ async def publish(
         .limit(1)
     )
     if await session.scalar(invalid) is not None:
-        raise BadRequest(NOT_PUBLISHABLE)
+        raise DraftInvalid()
     draft.status, draft.release_notes = VersionStatus.PUBLISHING, release_notes
     draft.publish_requested_by, draft.publish_requested_at = user.id, datetime.now(UTC)
     payload = PublishRequest(dandiset_id=dandiset_id, user_id=user.id)
