@@ -63,10 +63,10 @@ from dandelion_common.db.models import Dandiset as DandisetModel
 from dandelion_common.db.session import Database
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 from dandelion_common.outbox import emit
-from dandelion_common.search.backends.base import SearchBackend
-from dandelion_common.search.backends.opensearch import OpenSearchBackend, _source
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
-from dandelion_common.search.schemas import (
+from dandelion_search.backends.base import SearchBackend
+from dandelion_search.backends.opensearch import OpenSearchBackend, _source
+from dandelion_search.backends.postgres import PostgresSearchBackend
+from dandelion_search.schemas import (
     Facet,
     IndexRow,
     Kind,

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dandelion_common.search.backends.base import sample_bucket
-from dandelion_common.search.folding import fold
-from dandelion_common.search.hierarchy import TECHNIQUE, techniques
-from dandelion_common.search.schemas import Facet
+from dandelion_search.backends.base import sample_bucket
+from dandelion_search.folding import fold
+from dandelion_search.hierarchy import TECHNIQUE, techniques
+from dandelion_search.schemas import Facet
 from dandelion_search.documents import (
     AssetDocument,
     DandisetDocument,

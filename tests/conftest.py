@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -21,7 +22,11 @@ from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage
-from dandelion_common.web.resources import Resources
+from dandelion_common.web.resources import AppResources
+
+if TYPE_CHECKING:
+    from dandelion_api.resources import ApiResources
+    from dandelion_search.api.resources import SearchResources
 
 __all__ = ["fake_datacite", "fake_datacite_server"]  # the fake DataCite, for every directory
 
@@ -93,18 +98,30 @@ async def job_queue(settings: Settings) -> AsyncIterator[JobQueue]:
 @pytest.fixture
 def resources(
     settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage
-) -> Resources:
-    return Resources(settings=settings, db=db, queue=job_queue, storage=storage)
+) -> ApiResources:
+    """The API's clients, on the test's rolled-back transaction."""
+    from dandelion_api.resources import ApiResources
+
+    return ApiResources(settings=settings, db=db, queue=job_queue, storage=storage)
 
 
-def serve(app: FastAPI, resources: Resources) -> AsyncClient:
+@pytest.fixture
+def search_resources(settings: Settings, db: Database) -> SearchResources:
+    """The search API's clients, with its PostgreSQL engine, on the test's transaction."""
+    from dandelion_search.api.resources import SearchResources
+    from dandelion_search.backends.postgres import PostgresSearchBackend
+
+    return SearchResources(settings=settings, db=db, search=PostgresSearchBackend(db))
+
+
+def serve(app: FastAPI, resources: AppResources) -> AsyncClient:
     """An HTTP client for `app` wired to the test's resources (no lifespan needed)."""
     app.state.resources = resources
     return AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver")
 
 
 @pytest.fixture
-async def api_client(resources: Resources) -> AsyncIterator[AsyncClient]:
+async def api_client(resources: ApiResources) -> AsyncIterator[AsyncClient]:
     from dandelion_api.app import create_app
 
     async with serve(create_app(resources.settings), resources) as client:

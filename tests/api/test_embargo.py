@@ -31,16 +31,17 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.app import create_app
+from dandelion_api.resources import ApiResources
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity
 from dandelion_common.db.models import AssetBlob, Dandiset
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.outbox import emit
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key
-from dandelion_common.web.resources import Resources
 from dandelion_ingest.embargo import unembargo
+from dandelion_search.api.resources import SearchResources
+from dandelion_search.backends.postgres import PostgresSearchBackend
 from dandelion_search.indexer import drain
 
 Role = Literal["anonymous", "stranger", "owner", "admin"]
@@ -87,7 +88,7 @@ def app(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI, resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, resources: ApiResources) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(app, resources) as client:
         yield client
 
@@ -364,7 +365,7 @@ def search_app(settings: Settings) -> FastAPI:
 async def test_search_service(
     client: httpx.AsyncClient,
     search_app: FastAPI,
-    resources: Resources,
+    search_resources: SearchResources,
     db: Database,
     session: AsyncSession,
     storage: S3Storage,
@@ -377,8 +378,7 @@ async def test_search_service(
     world = await build_world(session, client, storage, kind, job_ctx=job_ctx, backend=backend)
     sights = OWNERS_SEE if kind in CLOSED else ALL_SEE
     problems = []
-    with_backend = dataclasses.replace(resources, search_backend=backend)
-    async with serve(search_app, with_backend) as search:
+    async with serve(search_app, dataclasses.replace(search_resources, search=backend)) as search:
         for path, params in SEARCH_SERVICE:
             query = {k: world.fill(v) for k, v in params.items()}
             for role, sight in zip(ROLES, sights, strict=True):

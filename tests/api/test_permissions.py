@@ -30,11 +30,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.app import create_app
+from dandelion_api.resources import ApiResources
 from dandelion_common.db.enums import EmbargoStatus, UserStatus, VersionStatus
 from dandelion_common.db.models import Upload, Version, ZarrArchive
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key, zarr_key
-from dandelion_common.web.resources import Resources
 
 Caller = Literal["anonymous", "pending", "approved", "owner", "admin"]
 CALLERS: tuple[Caller, ...] = ("anonymous", "pending", "approved", "owner", "admin")
@@ -363,7 +363,7 @@ def app(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI, resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, resources: ApiResources) -> AsyncIterator[httpx.AsyncClient]:
     """Like conftest's `api_client`, on the shared app wired to this test's resources."""
     async with serve(app, resources) as client:
         yield client

@@ -39,9 +39,9 @@ from dandelion_common.db.models import (
 from dandelion_common.db.session import Database
 from dandelion_common.devstack.ephemeral import ServerUrls
 from dandelion_common.devstack.process import Child, answers_ok, free_port, wait_until
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
 from dandelion_common.settings import PostgresSettings
 from dandelion_common.storage import S3Storage, blob_key, zarr_key
+from dandelion_search.backends.postgres import PostgresSearchBackend
 from dandelion_search.indexer import drain
 
 PUBLISHED = "0.240102.0304"

@@ -15,9 +15,9 @@ from search.corpus import Corpus, build_corpus
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.session import Database
-from dandelion_common.search.backends import SearchBackend
-from dandelion_common.search.backends.opensearch import OpenSearchBackend
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
+from dandelion_search.backends import SearchBackend
+from dandelion_search.backends.opensearch import OpenSearchBackend
+from dandelion_search.backends.postgres import PostgresSearchBackend
 from dandelion_search.indexer import drain
 
 

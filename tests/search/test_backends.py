@@ -17,10 +17,11 @@ from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperati
 from dandelion_common.db.models import Dandiset, SearchOutbox, Version, VersionAsset
 from dandelion_common.db.session import Database
 from dandelion_common.outbox import emit
-from dandelion_common.search.backends import SearchBackend
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
-from dandelion_common.search.errors import InvalidCursor
-from dandelion_common.search.schemas import (
+from dandelion_search.backends import SearchBackend
+from dandelion_search.backends.postgres import PostgresSearchBackend
+from dandelion_search.errors import InvalidCursor
+from dandelion_search.indexer import drain, drain_once, reindex
+from dandelion_search.schemas import (
     Facet,
     IndexRow,
     Kind,
@@ -31,7 +32,6 @@ from dandelion_common.search.schemas import (
     SortKey,
     Visibility,
 )
-from dandelion_search.indexer import drain, drain_once, reindex
 
 ANONYMOUS = Visibility.anonymous()
 

@@ -28,12 +28,12 @@ from dandelion_common.db.models import (
     User,
 )
 from dandelion_common.db.session import Database
-from dandelion_common.search.backends import SearchBackend
-from dandelion_common.search.backends.opensearch import OpenSearchBackend
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
-from dandelion_common.search.schemas import Facet, Kind, SearchQuery, Visibility
 from dandelion_common.settings import Settings, get_settings
+from dandelion_search.backends import SearchBackend
+from dandelion_search.backends.opensearch import OpenSearchBackend
+from dandelion_search.backends.postgres import PostgresSearchBackend
 from dandelion_search.indexer import drain
+from dandelion_search.schemas import Facet, Kind, SearchQuery, Visibility
 
 Env = dict[str, str | None]
 

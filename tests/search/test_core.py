@@ -9,15 +9,15 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from dandelion_common.db.session import Database
-from dandelion_common.search.backends import make_backend
-from dandelion_common.search.backends.base import decode_cursor, encode_cursor
-from dandelion_common.search.backends.opensearch import OpenSearchBackend, search_body
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
-from dandelion_common.search.errors import InvalidCursor
-from dandelion_common.search.folding import fold, words
-from dandelion_common.search.hierarchy import PARENT, lineage, techniques
-from dandelion_common.search.schemas import Facet, Kind, Range, SearchQuery, Visibility
 from dandelion_common.settings import OpenSearchSettings, Settings
+from dandelion_search.backends import make_backend
+from dandelion_search.backends.base import decode_cursor, encode_cursor
+from dandelion_search.backends.opensearch import OpenSearchBackend, search_body
+from dandelion_search.backends.postgres import PostgresSearchBackend
+from dandelion_search.errors import InvalidCursor
+from dandelion_search.folding import fold, words
+from dandelion_search.hierarchy import PARENT, lineage, techniques
+from dandelion_search.schemas import Facet, Kind, Range, SearchQuery, Visibility
 
 
 def test_folding_drops_accents_case_and_punctuation() -> None:

@@ -11,8 +11,8 @@ from conftest import serve
 from fastapi import FastAPI
 
 from dandelion_api.app import create_app
+from dandelion_api.resources import ApiResources
 from dandelion_common.settings import Settings
-from dandelion_common.web.resources import Resources
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,6 @@ def app(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI, resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, resources: ApiResources) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(app, resources) as client:
         yield client

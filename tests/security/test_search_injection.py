@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dandelion_common.db.enums import OutboxEntity
 from dandelion_common.db.session import Database
 from dandelion_common.outbox import emit
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
-from dandelion_common.web.resources import Resources
+from dandelion_search.api.resources import SearchResources
+from dandelion_search.backends.postgres import PostgresSearchBackend
 from dandelion_search.indexer import drain
 
 ABSENT = "zqxj"  # in no canary
@@ -93,11 +93,12 @@ async def canaries(session: AsyncSession, db: Database) -> Canaries:
 
 
 @pytest.fixture
-async def search_client(resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
+async def search_client(
+    search_resources: SearchResources,
+) -> AsyncIterator[httpx.AsyncClient]:
     from dandelion_search.app import create_app
 
-    engine = dataclasses.replace(resources, search_backend=PostgresSearchBackend(resources.db))
-    async with serve(create_app(resources.settings), engine) as http:
+    async with serve(create_app(search_resources.settings), search_resources) as http:
         yield http
 
 

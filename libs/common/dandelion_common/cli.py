@@ -291,9 +291,9 @@ def search_reindex(kind: str) -> None:
     """Rebuild search indices from the database; searches keep working meanwhile."""
     from dandelion_common.db.session import Database
     from dandelion_common.errors import ArchiveError
-    from dandelion_common.search.backends import make_backend
-    from dandelion_common.search.schemas import Kind
+    from dandelion_search.backends import make_backend
     from dandelion_search.indexer import count_documents, reindex
+    from dandelion_search.schemas import Kind
 
     settings = get_settings()
     kinds = list(Kind) if kind == "all" else [Kind(kind)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 
 from dandelion_api.assets.router import nested as assets_router
 from dandelion_api.assets.router import top_level as top_level_assets_router
@@ -12,6 +12,7 @@ from dandelion_api.dois.router import router as dois_router
 from dandelion_api.info.router import root_router as info_root_router
 from dandelion_api.info.router import router as info_router
 from dandelion_api.meta.router import router as meta_router
+from dandelion_api.resources import ApiResources
 from dandelion_api.search.router import router as search_router
 from dandelion_api.uploads.router import router as uploads_router
 from dandelion_api.users.router import auth_router as users_auth_router
@@ -30,6 +31,7 @@ from dandelion_common.web.limits import BodySizeLimit
 from dandelion_common.web.metrics import install_metrics
 from dandelion_common.web.openapi import errors
 from dandelion_common.web.resources import lifespan_for
+from dandelion_common.web.routing import APIRouter
 from dandelion_common.web.slashes import PermanentSlashRedirect
 
 
@@ -45,12 +47,6 @@ def api_router() -> APIRouter:
         # Any route: an unknown key (401), a body over the limit (413).
         responses=errors(401, 413),
     )
-    # The errors of routers whose routes do not declare their own.
-    router_errors = {
-        id(dandisets_router): errors(400, 403, 404),
-        id(versions_router): errors(400, 403, 404, 405, 409, 423),
-        id(zarr_router): errors(400, 403, 404),
-    }
     for router in (
         info_router,
         users_auth_router,
@@ -66,7 +62,7 @@ def api_router() -> APIRouter:
         webdav_router,
         zarr_router,
     ):
-        api.include_router(router, responses=router_errors.get(id(router)))
+        api.include_router(router)
     return api
 
 
@@ -81,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs/",
         redoc_url="/api/docs/redoc/",
         openapi_url="/api/docs/openapi.json",
-        lifespan=lifespan_for(settings, service="api"),
+        lifespan=lifespan_for(lambda: ApiResources.open(settings)),
     )
     app.state.settings = settings
     install_error_handlers(app)

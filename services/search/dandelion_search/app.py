@@ -11,6 +11,7 @@ from dandelion_common.web.errors import install_error_handlers
 from dandelion_common.web.health import router as health_router
 from dandelion_common.web.metrics import install_metrics
 from dandelion_common.web.resources import lifespan_for
+from dandelion_search.api.resources import SearchResources
 from dandelion_search.api.router import router as search_router
 
 
@@ -24,8 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/search/docs/",
         redoc_url=None,
         openapi_url="/api/search/docs/openapi.json",
-        # The resources include the search engine (OpenSearch if configured, else PostgreSQL).
-        lifespan=lifespan_for(settings, service="search-api"),
+        # PostgreSQL and the search engine (OpenSearch if configured, else PostgreSQL).
+        lifespan=lifespan_for(lambda: SearchResources.open(settings)),
     )
     app.state.settings = settings
     install_error_handlers(app)

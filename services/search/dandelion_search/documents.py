@@ -31,9 +31,9 @@ from dandelion_common.db.models import (
     VersionAsset,
     ZarrSnapshot,
 )
-from dandelion_common.search.folding import fold
-from dandelion_common.search.hierarchy import techniques
-from dandelion_common.search.schemas import Facet, IndexRow
+from dandelion_search.folding import fold
+from dandelion_search.hierarchy import techniques
+from dandelion_search.schemas import Facet, IndexRow
 
 
 def identifier(dandiset_id: int) -> str:

@@ -34,9 +34,9 @@ from dandelion_common.db.models import (
     VersionAsset,
 )
 from dandelion_common.db.session import Database
-from dandelion_common.search.backends.base import SearchBackend
-from dandelion_common.search.schemas import IndexRow, Kind
+from dandelion_search.backends.base import SearchBackend
 from dandelion_search.documents import asset_rows, dandiset_rows, identifier
+from dandelion_search.schemas import IndexRow, Kind
 
 logger = logging.getLogger(__name__)
 

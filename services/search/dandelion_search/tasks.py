@@ -7,8 +7,8 @@ from arq.worker import Function
 
 from dandelion_common.jobs.contracts import JobContract, Payload, Queue
 from dandelion_common.jobs.worker import Context, close_at_shutdown, handler
-from dandelion_common.search.backends import SearchBackend, make_backend
 from dandelion_common.settings import Settings
+from dandelion_search.backends import SearchBackend, make_backend
 from dandelion_search.indexer import drain
 
 

@@ -12,9 +12,9 @@ from fastapi import FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.auth.dependencies import AdminUser, ApprovedUser, AuthenticatedUser, MaybeUser
+from dandelion_api.resources import ApiResources
 from dandelion_common.db.enums import UserStatus
 from dandelion_common.web.errors import install_error_handlers
-from dandelion_common.web.resources import Resources
 
 NOT_PROVIDED = {"detail": "Authentication credentials were not provided."}
 INVALID_TOKEN = {"detail": "Invalid token."}
@@ -50,7 +50,7 @@ def _app() -> FastAPI:
 
 
 @pytest.fixture
-async def client(resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
+async def client(resources: ApiResources) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(_app(), resources) as client:
         yield client
 

@@ -18,12 +18,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.app import create_app
+from dandelion_api.resources import ApiResources
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, UserStatus
 from dandelion_common.db.models import Dandiset, Upload, Version, VersionAsset
 from dandelion_common.jobs.contracts import UNEMBARGO, UnembargoRequest
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import Settings
-from dandelion_common.web.resources import Resources
 
 NOT_EMBARGOED = "Dandiset not embargoed"
 ACTIVE_UPLOADS = "Dandiset unembargo not allowed with active uploads"
@@ -37,7 +37,7 @@ def app(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-async def api_client(app: FastAPI, resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
+async def api_client(app: FastAPI, resources: ApiResources) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(app, resources) as client:
         yield client
 

@@ -7,9 +7,9 @@ from conftest import serve
 from dandi.utils import ServerInfo as DandiServerInfo
 from dandischema.conf import Config
 
+from dandelion_api.resources import ApiResources
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import ApiSettings, Settings
-from dandelion_common.web.resources import Resources
 
 
 async def test_info_is_accepted_by_the_dandi_client_model(api_client: httpx.AsyncClient) -> None:
@@ -47,7 +47,7 @@ async def test_server_info_is_the_same_json(api_client: httpx.AsyncClient) -> No
     assert server_info.json() == (await api_client.get("/api/info/")).json()
 
 
-async def test_public_url_sets_the_api_url(resources: Resources, settings: Settings) -> None:
+async def test_public_url_sets_the_api_url(resources: ApiResources, settings: Settings) -> None:
     from dandelion_api.app import create_app
 
     custom = settings.model_copy(

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from conftest import serve
 
+from dandelion_api.resources import ApiResources
 from dandelion_common.devstack.process import Child, free_port, wait_until
 from dandelion_common.devstack.servers import Redis
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import RedisSettings
-from dandelion_common.web.resources import Resources
 
 
 @pytest.fixture
@@ -32,12 +32,12 @@ def own_redis() -> Iterator[tuple[Redis, Child]]:
 
 @pytest.fixture
 async def client(
-    resources: Resources, own_redis: tuple[Redis, Child]
+    resources: ApiResources, own_redis: tuple[Redis, Child]
 ) -> AsyncIterator[httpx.AsyncClient]:
     from dandelion_api.app import create_app
 
     queue = await JobQueue.connect(RedisSettings(url=own_redis[0].url, connect_timeout_seconds=0.5))
-    own = Resources(
+    own = ApiResources(
         settings=resources.settings, db=resources.db, queue=queue, storage=resources.storage
     )
     async with serve(create_app(resources.settings), own) as client:

@@ -9,18 +9,19 @@ import httpx
 import pytest
 from arq.jobs import Job, JobStatus
 from conftest import serve
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from dandelion_api.resources import ApiResources
 from dandelion_common.db.models import AuditRecord
 from dandelion_common.db.session import Database
 from dandelion_common.errors import Conflict
 from dandelion_common.jobs import JobContract, enqueue_after_commit
 from dandelion_common.jobs.contracts import Payload
 from dandelion_common.web.errors import install_error_handlers
-from dandelion_common.web.resources import Resources
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.routing import APIRouter, CommitRoute, SessionDep
 
 QUEUE = f"dandelion:queue:test-routing-{uuid.uuid4().hex[:8]}"
 
@@ -39,7 +40,7 @@ def record(marker: str) -> AuditRecord:
 
 
 def build_app() -> FastAPI:
-    router = APIRouter(route_class=CommitRoute)
+    router = APIRouter(responses={})  # commits by default: no route_class to remember
 
     @router.post("/records/{marker}")
     async def create(marker: str, session: SessionDep) -> dict[str, str]:
@@ -71,8 +72,8 @@ async def real_db(engine: AsyncEngine) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def client(resources: Resources, real_db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    own = Resources(resources.settings, real_db, resources.queue, resources.storage)
+async def client(resources: ApiResources, real_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    own = ApiResources(resources.settings, real_db, resources.queue, resources.storage)
     async with serve(build_app(), own) as client:
         yield client
 
@@ -83,14 +84,14 @@ async def count(db: Database, marker: str) -> int:
         return int(await session.scalar(query) or 0)
 
 
-async def job_status(resources: Resources, marker: str) -> JobStatus:
+async def job_status(resources: ApiResources, marker: str) -> JobStatus:
     job_id = NOTIFY.job_id(Marker(marker=marker))
     assert job_id is not None
     return await Job(job_id, resources.queue.redis, _queue_name=QUEUE).status()
 
 
 async def test_success_is_committed_and_its_job_sent(
-    client: httpx.AsyncClient, real_db: Database, resources: Resources
+    client: httpx.AsyncClient, real_db: Database, resources: ApiResources
 ) -> None:
     marker = f"route-{uuid.uuid4().hex[:8]}"
     response = await client.post(f"/records/{marker}")
@@ -100,10 +101,23 @@ async def test_success_is_committed_and_its_job_sent(
 
 
 async def test_an_error_rolls_back_and_sends_nothing(
-    client: httpx.AsyncClient, real_db: Database, resources: Resources
+    client: httpx.AsyncClient, real_db: Database, resources: ApiResources
 ) -> None:
     marker = f"route-{uuid.uuid4().hex[:8]}"
     response = await client.post(f"/records/{marker}/fail")
     assert (response.status_code, response.json()) == (409, "refused after writing")
     assert await count(real_db, marker) == 0
     assert await job_status(resources, marker) == JobStatus.not_found
+
+
+def test_the_project_router_commits_and_documents_its_errors() -> None:
+    router = APIRouter(prefix="/x", responses={})
+
+    @router.post("/")
+    async def write() -> None: ...
+
+    assert [type(route) for route in router.routes] == [CommitRoute]
+    with pytest.raises(TypeError):
+        APIRouter(responses={}, route_class=APIRoute)  # a route that would not commit
+    with pytest.raises(TypeError):
+        APIRouter()  # type: ignore[call-arg]  # the errors its routes answer are not said

@@ -12,11 +12,11 @@ from httpx import AsyncClient
 from search.corpus import Corpus
 
 from dandelion_common.db.models import User
-from dandelion_common.search.backends import SearchBackend
-from dandelion_common.search.backends.base import encode_cursor
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
 from dandelion_common.settings import Settings
-from dandelion_common.web.resources import Resources
+from dandelion_search.api.resources import SearchResources
+from dandelion_search.backends import SearchBackend
+from dandelion_search.backends.base import encode_cursor
+from dandelion_search.backends.postgres import PostgresSearchBackend
 
 ASSETS, DANDISETS = "/api/search/assets/", "/api/search/dandisets/"
 A1, A2, A3, A4 = (f"sub-0{i}/sub-0{i}_{k}.nwb" for i, k in
@@ -26,11 +26,13 @@ SECRET = "Secret imaging study"
 
 
 @pytest.fixture
-async def client(resources: Resources, backend: SearchBackend) -> AsyncIterator[AsyncClient]:
+async def client(
+    search_resources: SearchResources, backend: SearchBackend
+) -> AsyncIterator[AsyncClient]:
     from dandelion_search.app import create_app
 
-    with_engine = dataclasses.replace(resources, search_backend=backend)
-    async with serve(create_app(resources.settings), with_engine) as http:
+    with_engine = dataclasses.replace(search_resources, search=backend)
+    async with serve(create_app(search_resources.settings), with_engine) as http:
         yield http
 
 
@@ -190,11 +192,11 @@ async def test_dandisets_have_their_own_sorts(client: AsyncClient, corpus: Corpu
 
 
 async def test_the_openapi_schema_documents_params_and_examples(
-    resources: Resources,
+    search_resources: SearchResources,
 ) -> None:
     from dandelion_search.app import create_app
 
-    async with serve(create_app(resources.settings), resources) as http:
+    async with serve(create_app(search_resources.settings), search_resources) as http:
         schema = (await http.get("/api/search/docs/openapi.json")).json()
     assets = schema["paths"][ASSETS]["get"]
     params = {p["name"]: p for p in assets["parameters"]}

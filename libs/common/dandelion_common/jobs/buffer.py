@@ -69,6 +69,14 @@ async def flush_committed_jobs(session: AsyncSession, queue: JobQueue) -> int:
     return sent
 
 
+def refuse_committed_jobs(session: AsyncSession, *, process: str) -> None:
+    """The commit point of a process without a job queue: asking it for a job is a bug."""
+    ready: list[_BufferedJob] = session.sync_session.info.pop(_READY, [])
+    if ready:
+        names = ", ".join(sorted({job.contract.name for job in ready}))
+        raise RuntimeError(f"{process} has no job queue, yet a request asked for: {names}")
+
+
 def _log_unsent(job: _BufferedJob, exc: Exception) -> None:
     fields = {"job": job.contract.name, "job_id": job.contract.job_id(job.payload)}
     logger.error("job not sent, redis unavailable: %r", exc, extra=fields)

@@ -1,21 +1,21 @@
-"""`/healthz` (the process answers) and `/readyz` (PostgreSQL, Redis and S3 answer)."""
+"""`/healthz` (the process answers) and `/readyz` (every backing service of this process
+answers: each app's resources name theirs)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from dandelion_common.web.resources import ResourcesDep
+from dandelion_common.web.resources import AppResourcesDep, Probe
+from dandelion_common.web.routing import APIRouter
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses={})
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
-async def _check(probe: Callable[[], Awaitable[None]]) -> str:
+async def _check(probe: Probe) -> str:
     try:
         await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; report it
@@ -30,13 +30,12 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", include_in_schema=False)
-async def readyz(resources: ResourcesDep) -> JSONResponse:
-    """Readiness: every backing service answers within the timeout, else 503."""
-    names = ("postgres", "redis", "s3")
-    results = await asyncio.gather(
-        _check(resources.db.ping), _check(resources.queue.ping), _check(resources.storage.ping)
-    )
-    checks = dict(zip(names, results, strict=True))
+async def readyz(resources: AppResourcesDep) -> JSONResponse:
+    """Readiness: every backing service this process uses answers within the timeout, else
+    503. Only those: an outage of a service it does not use must not take it out of service."""
+    probes = resources.readiness()
+    results = await asyncio.gather(*(_check(probe) for probe in probes.values()))
+    checks = dict(zip(probes, results, strict=True))
     ready = all(result == "ok" for result in results)
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},

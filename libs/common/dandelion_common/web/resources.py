@@ -1,56 +1,48 @@
-"""Clients of one HTTP process, built in the app's lifespan and closed on shutdown."""
+"""What an HTTP process's shared pieces (sessions, health, the commit point) need of its clients.
+
+Each app owns a resources class of its own (`dandelion_api.resources.ApiResources`,
+`dandelion_search.api.resources.SearchResources`), built in its lifespan with exactly the
+clients it uses and closed on shutdown; `/readyz` checks exactly those. The shared web pieces
+see them through the `AppResources` protocol only, so this library names no service.
+"""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.session import Database
-from dandelion_common.jobs.queue import JobQueue
-from dandelion_common.search.backends import SearchBackend, make_backend
-from dandelion_common.search.backends.postgres import PostgresSearchBackend
 from dandelion_common.settings import Settings
-from dandelion_common.storage import S3Storage
+
+# A readiness check: returns when its backing service answers, raises otherwise.
+Probe = Callable[[], Awaitable[None]]
 
 
-@dataclass
-class Resources:
+class AppResources(Protocol):
     settings: Settings
     db: Database
-    queue: JobQueue
-    storage: S3Storage
-    # None: the PostgreSQL search tables of `db` (what `open` picks without OpenSearch), so
-    # resources assembled by hand, as in tests, need not name an engine.
-    search_backend: SearchBackend | None = None
 
-    @property
-    def search(self) -> SearchBackend:
-        return self.search_backend or PostgresSearchBackend(self.db)
+    def readiness(self) -> Mapping[str, Probe]:
+        """The backing services this process cannot serve without, by name."""
 
-    @classmethod
-    async def open(cls, settings: Settings, *, service: str) -> Resources:
-        db = Database.connect(settings.postgres, application_name=f"dandelion-{service}")
-        queue = await JobQueue.connect(settings.redis)
-        storage = await S3Storage.connect(settings.s3)
-        search = make_backend(settings, db)
-        return cls(settings=settings, db=db, queue=queue, storage=storage, search_backend=search)
+    async def send_committed_jobs(self, session: AsyncSession) -> None:
+        """Send the jobs `session`'s committed transaction asked for (the commit point's last
+        step)."""
 
-    async def close(self) -> None:
-        await self.search.close()
-        await self.storage.close()
-        await self.queue.close()
-        await self.db.dispose()
+    async def close(self) -> None: ...
 
 
-def lifespan_for(settings: Settings, *, service: str):  # type: ignore[no-untyped-def]
+def lifespan_for(open_resources: Callable[[], Awaitable[AppResources]]):  # type: ignore[no-untyped-def]
+    """A lifespan that builds the app's resources at startup and closes them on shutdown."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resources = await Resources.open(settings, service=service)
+        resources = await open_resources()
         app.state.resources = resources
         # Everything alive now (modules, schemas, models) lives until exit: move it out of
         # the collector's view, so full collections stay short instead of stalling requests.
@@ -64,9 +56,9 @@ def lifespan_for(settings: Settings, *, service: str):  # type: ignore[no-untype
     return lifespan
 
 
-def get_resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
+def app_resources(request: Request) -> AppResources:
+    resources: AppResources = request.app.state.resources
     return resources
 
 
-ResourcesDep = Annotated[Resources, Depends(get_resources)]
+AppResourcesDep = Annotated[AppResources, Depends(app_resources)]

@@ -1,24 +1,29 @@
-"""One commit point per request: `CommitRoute` commits after the handler returns and before
-the client hears success, then sends the jobs that transaction buffered."""
+"""One commit point per request, and the project's router that makes it the default.
+
+`CommitRoute` commits after the handler returns and before the client hears success, then
+sends the jobs that transaction buffered. Every router of the project is this module's
+`APIRouter`, whose routes are `CommitRoute`s: a write added to any router is committed, never
+silently rolled back (a lint test refuses FastAPI's own router outside this module). Each
+router also declares the errors its routes answer, so the OpenAPI document says them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
+import fastapi
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.jobs.buffer import flush_committed_jobs
-from dandelion_common.web.resources import Resources, get_resources
+from dandelion_common.web.resources import AppResourcesDep, app_resources
 
 _SESSION = "db_session"
+Responses = dict[int | str, dict[str, Any]]
 
 
-async def get_session(
-    request: Request, resources: Annotated[Resources, Depends(get_resources)]
-) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request, resources: AppResourcesDep) -> AsyncIterator[AsyncSession]:
     """The request's session. Never commit in services; `CommitRoute` does it."""
     async with resources.db.session() as session:
         setattr(request.state, _SESSION, session)
@@ -44,7 +49,18 @@ class CommitRoute(APIRoute):
             if session is not None and session.in_transaction():
                 await session.commit()
             if session is not None:
-                await flush_committed_jobs(session, get_resources(request).queue)
+                await app_resources(request).send_committed_jobs(session)
             return response
 
         return handle_and_commit
+
+
+class APIRouter(fastapi.APIRouter):
+    """FastAPI's router with the project's two rules built in: routes commit (`CommitRoute`),
+    and `responses`, the errors every route of the router may answer, must be given
+    (`openapi.errors(...)`, or `{}` for none)."""
+
+    def __init__(self, *, responses: Responses, **kwargs: Any) -> None:
+        if kwargs.setdefault("route_class", CommitRoute) is not CommitRoute:
+            raise TypeError("the project's routes commit: route_class is CommitRoute")
+        super().__init__(responses=responses, **kwargs)

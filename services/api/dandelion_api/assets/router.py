@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from dandelion_api.assets import service
@@ -12,14 +12,13 @@ from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation,
 from dandelion_api.auth.dependencies import ApprovedUser, MaybeUser
 from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.params import AssetId, DandisetId, VersionId
+from dandelion_api.resources import ResourcesDep
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.resources import ResourcesDep
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.routing import APIRouter, SessionDep
 
 nested = APIRouter(
     prefix="/dandisets/{dandiset_id}/versions/{version}/assets",
     tags=["assets"],
-    route_class=CommitRoute,
     # Unknown ids, and embargoed dandisets of others.
     responses=errors(403, 404),
 )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.dandisets.access import owned_by, readable_by
 from dandelion_api.search.repository import AssetFacets, facet_condition, search_conditions
+from dandelion_api.search.syntax import ParsedSearch
 from dandelion_common.db.models import (
     Dandiset,
     DandisetOwner,
@@ -18,7 +19,6 @@ from dandelion_common.db.models import (
     User,
     Version,
 )
-from dandelion_common.search.syntax import ParsedSearch
 
 
 @dataclass(frozen=True)

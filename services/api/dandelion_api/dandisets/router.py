@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from dandelion_api.auth.dependencies import ApprovedUser, AuthenticatedUser, MaybeUser
@@ -23,11 +23,12 @@ from dandelion_api.dandisets.schemas import (
 )
 from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.params import DandisetId, IsoDate
+from dandelion_api.resources import ResourcesDep
 from dandelion_common.storage import blob_key
-from dandelion_common.web.resources import ResourcesDep
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.openapi import errors
+from dandelion_common.web.routing import APIRouter, SessionDep
 
-router = APIRouter(prefix="/dandisets", tags=["dandisets"], route_class=CommitRoute)
+router = APIRouter(prefix="/dandisets", tags=["dandisets"], responses=errors(400, 403, 404))
 
 
 @router.get("/", response_model=Page[DandisetListItem])

@@ -24,6 +24,7 @@ from dandelion_api.dandisets.schemas import (
     VersionDetail,
     VersionSummary,
 )
+from dandelion_api.search.syntax import parse_search
 from dandelion_api.versions.validation import request_validation
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
 from dandelion_common.db.models import Dandiset, DandisetOwner, DandisetStar, Upload, User, Version
@@ -31,7 +32,6 @@ from dandelion_common.errors import BadRequest, NotAuthenticated, PermissionDeni
 from dandelion_common.metadata import contact_person, strip_computed
 from dandelion_common.outbox import emit
 from dandelion_common.schema import SCHEMA_VERSION
-from dandelion_common.search.syntax import parse_search
 
 
 def _summary(version: Version | None) -> VersionSummary | None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from dandelion_api.auth.dependencies import MaybeUser
 from dandelion_api.dois import service
 from dandelion_api.dois.schemas import DoiOut
 from dandelion_api.params import DandisetId
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.routing import APIRouter, SessionDep
 
-router = APIRouter(prefix="/dandisets/{dandiset_id}/dois", tags=["dois"], route_class=CommitRoute)
+router = APIRouter(prefix="/dandisets/{dandiset_id}/dois", tags=["dois"], responses={})
 
 
 @router.get("/", response_model=list[DoiOut], responses=errors(403, 404))

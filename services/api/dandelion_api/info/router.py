@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from dandelion_api.info.schemas import ServerInfo
 from dandelion_api.info.service import server_info
+from dandelion_common.web.routing import APIRouter
 
-router = APIRouter(tags=["info"])
-root_router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["info"], responses={})
+root_router = APIRouter(include_in_schema=False, responses={})
 
 
 def get_info_document(request: Request) -> bytes:

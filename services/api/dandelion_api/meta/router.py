@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from dandelion_api.auth.dependencies import AdminUser, MaybeUser
 from dandelion_api.meta import service
@@ -17,11 +17,11 @@ from dandelion_api.meta.schemas import (
     Digest,
 )
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.routing import SessionDep
+from dandelion_common.web.routing import APIRouter, SessionDep
 
-info_router = APIRouter(tags=["info"])
-audit_router = APIRouter(tags=["audit"])
-blobs_router = APIRouter(tags=["blobs"])
+info_router = APIRouter(tags=["info"], responses={})
+audit_router = APIRouter(tags=["audit"], responses={})
+blobs_router = APIRouter(tags=["blobs"], responses={})
 
 
 @info_router.get("/stats/", response_model=ApplicationStats)
@@ -76,7 +76,7 @@ async def get_blob_by_digest(digest: Digest, user: MaybeUser, session: SessionDe
     return await service.blob_by_digest(session, digest=digest, user=user)
 
 
-router = APIRouter()
+router = APIRouter(responses={})
 router.include_router(info_router)
 router.include_router(audit_router)
 router.include_router(blobs_router)

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.dandisets.access import EMBARGOED
+from dandelion_api.search.syntax import Bound, DateField, DateFilter, ParsedSearch
 from dandelion_common.db.models import (
     Asset,
     AssetBlob,
@@ -45,7 +46,6 @@ from dandelion_common.db.models import (
     Version,
     VersionAsset,
 )
-from dandelion_common.search.syntax import Bound, DateField, DateFilter, ParsedSearch
 
 # Unicode's combining-mark blocks: what NFKD splits off accented letters.
 _MARK_RANGES = (

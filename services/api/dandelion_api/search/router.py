@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from dandelion_api.auth.dependencies import MaybeUser
 from dandelion_api.dandisets.repository import ListFilters
@@ -17,9 +17,9 @@ from dandelion_api.search import service
 from dandelion_api.search.repository import AssetFacets
 from dandelion_api.search.schemas import DandisetSearchResult
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.routing import APIRouter, SessionDep
 
-router = APIRouter(tags=["search"], route_class=CommitRoute)
+router = APIRouter(tags=["search"], responses={})
 
 Many = Annotated[list[str], Query()]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from dandelion_api.auth.dependencies import ApprovedUser
+from dandelion_api.resources import ResourcesDep
 from dandelion_api.uploads import service
 from dandelion_api.uploads.schemas import (
     BlobOut,
@@ -17,13 +18,11 @@ from dandelion_api.uploads.schemas import (
     InitializeResponse,
 )
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.resources import ResourcesDep
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.routing import APIRouter, SessionDep
 
 router = APIRouter(
     prefix="/uploads",
     tags=["uploads"],
-    route_class=CommitRoute,
     # Not an owner, an unknown dandiset or upload (or an embargoed one of others).
     responses=errors(403, 404),
 )

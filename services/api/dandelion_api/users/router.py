@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from dandelion_api.auth.dependencies import AdminUser, ApprovedUser, AuthenticatedUser
 from dandelion_api.users import service
 from dandelion_api.users.schemas import UserDetail
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.routing import APIRouter, SessionDep
 
 # 403: users not yet approved (and non-admins where admins are needed).
-auth_router = APIRouter(
-    prefix="/auth", tags=["auth"], route_class=CommitRoute, responses=errors(403)
-)
-router = APIRouter(prefix="/users", tags=["users"])
+auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=errors(403))
+router = APIRouter(prefix="/users", tags=["users"], responses={})
 
 
 @auth_router.get("/token/", response_model=str)

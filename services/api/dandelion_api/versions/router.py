@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from dandelion_api.auth.dependencies import ApprovedUser, MaybeUser
 from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.params import DandisetId, VersionId
+from dandelion_api.resources import ResourcesDep
 from dandelion_api.versions import service
 from dandelion_api.versions.schemas import PublishBody, VersionInfo, VersionOut, VersionUpdate
-from dandelion_common.web.resources import ResourcesDep
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.openapi import errors
+from dandelion_common.web.routing import APIRouter, SessionDep
 
 router = APIRouter(
-    prefix="/dandisets/{dandiset_id}/versions", tags=["versions"], route_class=CommitRoute
+    prefix="/dandisets/{dandiset_id}/versions",
+    tags=["versions"],
+    responses=errors(400, 403, 404, 405, 409, 423),
 )
 
 

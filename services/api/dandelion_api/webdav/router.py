@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from dandelion_api.auth.dependencies import MaybeUser
 from dandelion_api.pagination import Page, Pagination, paginate
+from dandelion_api.resources import ResourcesDep
 from dandelion_api.webdav import service
 from dandelion_api.webdav.schemas import AtPathQueryDep, PathResult
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.resources import ResourcesDep
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.routing import APIRouter, SessionDep
 
-router = APIRouter(prefix="/webdav", tags=["webdav"], route_class=CommitRoute)
+router = APIRouter(prefix="/webdav", tags=["webdav"], responses={})
 
 
 @router.get("/assets/atpath/", response_model=Page[PathResult], responses=errors(403, 404))

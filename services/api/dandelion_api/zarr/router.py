@@ -6,11 +6,12 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from dandelion_api.auth.dependencies import ApprovedUser, MaybeUser
 from dandelion_api.pagination import Page, Pagination, paginate
+from dandelion_api.resources import ResourcesDep
 from dandelion_api.zarr import service
 from dandelion_api.zarr.schemas import (
     DANDISET_PATTERN,
@@ -24,10 +25,9 @@ from dandelion_api.zarr.schemas import (
 )
 from dandelion_common.errors import NotFound
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.resources import ResourcesDep
-from dandelion_common.web.routing import CommitRoute, SessionDep
+from dandelion_common.web.routing import APIRouter, SessionDep
 
-router = APIRouter(prefix="/zarr", tags=["zarr"], route_class=CommitRoute)
+router = APIRouter(prefix="/zarr", tags=["zarr"], responses=errors(400, 403, 404))
 
 _UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

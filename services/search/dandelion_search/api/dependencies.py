@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from dandelion_common.search.backends import SearchBackend
-from dandelion_common.search.schemas import Visibility
-from dandelion_common.search.visibility import visibility_for
 from dandelion_common.web.auth import MaybeUser
-from dandelion_common.web.resources import ResourcesDep
+from dandelion_search.api.resources import ResourcesDep
+from dandelion_search.backends import SearchBackend
+from dandelion_search.schemas import Visibility
+from dandelion_search.visibility import visibility_for
 
 
 def get_backend(resources: ResourcesDep) -> SearchBackend:

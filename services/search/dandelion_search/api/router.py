@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from dandelion_common.web.inputs import refuse_unsafe_input
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.resources import ResourcesDep
+from dandelion_common.web.routing import APIRouter
 from dandelion_search.api import service
 from dandelion_search.api.dependencies import BackendDep, VisibilityDep
+from dandelion_search.api.resources import ResourcesDep
 from dandelion_search.api.schemas import (
     ASSET_PAGE_EXAMPLE,
     DANDISET_PAGE_EXAMPLE,
@@ -24,7 +25,10 @@ from dandelion_search.api.schemas import (
 # NUL and control characters in query parameters are a 400 before the search runs (NUL
 # cannot reach PostgreSQL: the search tables, or the visibility lookup).
 router = APIRouter(
-    prefix="/api/search", tags=["search"], dependencies=[Depends(refuse_unsafe_input)]
+    prefix="/api/search",
+    tags=["search"],
+    dependencies=[Depends(refuse_unsafe_input)],
+    responses={},  # each route names its own (with its example)
 )
 
 

@@ -7,10 +7,19 @@ from typing import Any
 from starlette.datastructures import URL
 
 from dandelion_common.errors import FieldErrors
-from dandelion_common.search.backends import SearchBackend
-from dandelion_common.search.backends.base import decode_cursor, encode_cursor
-from dandelion_common.search.errors import InvalidCursor
-from dandelion_common.search.schemas import (
+from dandelion_search.api.schemas import (
+    AssetHit,
+    AssetSearchParams,
+    DandisetHit,
+    DandisetSearchParams,
+    FacetValue,
+    SearchPage,
+    SearchParams,
+)
+from dandelion_search.backends import SearchBackend
+from dandelion_search.backends.base import decode_cursor, encode_cursor
+from dandelion_search.errors import InvalidCursor
+from dandelion_search.schemas import (
     Facet,
     FacetCount,
     Hit,
@@ -21,15 +30,6 @@ from dandelion_common.search.schemas import (
     SearchResult,
     SortKey,
     Visibility,
-)
-from dandelion_search.api.schemas import (
-    AssetHit,
-    AssetSearchParams,
-    DandisetHit,
-    DandisetSearchParams,
-    FacetValue,
-    SearchPage,
-    SearchParams,
 )
 
 # Public parameter name of each facet (also the key of its counts in the response).

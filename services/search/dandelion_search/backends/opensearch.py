@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, OpenSearchException
 
-from dandelion_common.search.backends.base import (
+from dandelion_common.settings import OpenSearchSettings
+from dandelion_common.web.resources import Probe
+from dandelion_search.backends.base import (
     POST_TAG,
     PRE_TAG,
     SAMPLE_BUCKETS,
@@ -32,9 +34,9 @@ from dandelion_common.search.backends.base import (
     encode_cursor,
     sample_bucket,
 )
-from dandelion_common.search.errors import InvalidCursor, SearchUnavailable
-from dandelion_common.search.folding import fold
-from dandelion_common.search.schemas import (
+from dandelion_search.errors import InvalidCursor, SearchUnavailable
+from dandelion_search.folding import fold
+from dandelion_search.schemas import (
     TOTAL_CAP,
     Facet,
     FacetCount,
@@ -46,7 +48,6 @@ from dandelion_common.search.schemas import (
     SortKey,
     Visibility,
 )
-from dandelion_common.settings import OpenSearchSettings
 
 KEYWORD = {"type": "keyword"}
 TEXT = {"type": "text", "analyzer": "standard"}
@@ -283,6 +284,13 @@ class OpenSearchBackend:
             await self.client.indices.delete(
                 index=f"{self.prefix}-*", params={"ignore_unavailable": "true"}
             )
+
+    async def ping(self) -> None:
+        async with _answering():
+            await self.client.info()
+
+    def readiness(self) -> Mapping[str, Probe]:
+        return {"opensearch": self.ping}
 
     async def close(self) -> None:
         await self.client.close()

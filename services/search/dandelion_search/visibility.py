@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import EmbargoStatus
 from dandelion_common.db.models import Dandiset, DandisetOwner, User
-from dandelion_common.search.schemas import Visibility
+from dandelion_search.schemas import Visibility
 
 
 async def visibility_for(session: AsyncSession, user: User | None) -> Visibility:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from dandelion_common.search.errors import InvalidCursor
-from dandelion_common.search.schemas import IndexRow, Kind, SearchQuery, SearchResult, Visibility
+from dandelion_common.web.resources import Probe
+from dandelion_search.errors import InvalidCursor
+from dandelion_search.schemas import IndexRow, Kind, SearchQuery, SearchResult, Visibility
 
 # Highlight markers around matched words (HTML-safe, as DANDI's UI would render them).
 PRE_TAG, POST_TAG = "<mark>", "</mark>"
@@ -59,6 +60,10 @@ class SearchBackend(Protocol):
 
     async def abort_rebuild(self, kind: Kind, target: str) -> None:
         """Drop `target` if it exists (an interrupted rebuild)."""
+
+    def readiness(self) -> Mapping[str, Probe]:
+        """Checks this engine adds to the search API's readiness (none when its index lives
+        in the PostgreSQL the API checks anyway)."""
 
     async def close(self) -> None: ...
 

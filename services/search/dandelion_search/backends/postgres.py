@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,16 +41,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.models import SearchAssetDocument, SearchDandisetDocument
 from dandelion_common.db.session import Database
-from dandelion_common.search.backends.base import (
+from dandelion_common.web.resources import Probe
+from dandelion_search.backends.base import (
     POST_TAG,
     PRE_TAG,
     SAMPLE_ROWS,
     decode_cursor,
     encode_cursor,
 )
-from dandelion_common.search.errors import InvalidCursor, SearchUnavailable
-from dandelion_common.search.folding import fold
-from dandelion_common.search.schemas import (
+from dandelion_search.errors import InvalidCursor, SearchUnavailable
+from dandelion_search.folding import fold
+from dandelion_search.schemas import (
     TOTAL_CAP,
     Facet,
     FacetCount,
@@ -222,6 +223,9 @@ class PostgresSearchBackend:
         async with self.db.session() as session:
             await session.execute(text(f'DROP TABLE IF EXISTS "{target}"'))
             await session.commit()
+
+    def readiness(self) -> Mapping[str, Probe]:
+        return {}  # the search tables live in the database readiness checks anyway
 
     async def close(self) -> None:
         """The database belongs to the caller."""

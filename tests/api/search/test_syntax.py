@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dandelion_common.search.syntax import (
+from dandelion_api.search.syntax import (
     MAX_QUERY_LENGTH,
     Bound,
     DateField,
