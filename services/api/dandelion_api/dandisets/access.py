@@ -5,11 +5,18 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dandelion_api.dandisets.exceptions import UnembargoInProgress
 from dandelion_common.db.enums import EmbargoStatus
 from dandelion_common.db.models import Dandiset, DandisetOwner, User
 from dandelion_common.errors import NotAuthenticated, NotFound, PermissionDenied
 
 EMBARGOED = (EmbargoStatus.EMBARGOED, EmbargoStatus.UNEMBARGOING)
+
+
+def ensure_modifiable(dandiset: Dandiset) -> None:
+    """Refuse a write to a dandiset being unembargoed (the job reads it as it stands)."""
+    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
+        raise UnembargoInProgress()
 
 
 def owned_by(user: User) -> ColumnElement[bool]:

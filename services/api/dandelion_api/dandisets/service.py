@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api import audit
 from dandelion_api.dandisets import repository
-from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
+from dandelion_api.dandisets.access import ensure_modifiable, owned_dandiset, readable_dandiset
 from dandelion_api.dandisets.repository import ListFilters
 from dandelion_api.dandisets.schemas import (
     DandisetCreate,
@@ -256,8 +256,7 @@ async def delete_dandiset(session: AsyncSession, user: User, dandiset_id: int) -
     )
     if await session.scalar(publishing):
         raise PermissionDenied("Cannot delete dandisets that are currently being published.")
-    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest("Dandiset modification not allowed during unembargo")
+    ensure_modifiable(dandiset)
     audit.record(session, user, dandiset_id, "delete_dandiset", {})
     emit(session, OutboxEntity.DANDISET, dandiset_id, OutboxOperation.DELETE)
     await session.delete(dandiset)
@@ -283,8 +282,7 @@ async def set_owners(
     session: AsyncSession, user: User, dandiset_id: int, refs: list[OwnerRef]
 ) -> list[Owner]:
     dandiset = await owned_dandiset(session, dandiset_id, user, lock=True)
-    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest("Dandiset modification not allowed during unembargo")
+    ensure_modifiable(dandiset)
     if not refs:
         raise BadRequest("Cannot remove all draft owners")
     wanted: list[User] = []

@@ -10,7 +10,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_api.dandisets.access import EMBARGOED, is_owner, readable_dandiset
+from dandelion_api.dandisets.access import EMBARGOED, ensure_modifiable, is_owner, readable_dandiset
 from dandelion_api.uploads.schemas import (
     BlobOut,
     CompleteRequest,
@@ -19,9 +19,8 @@ from dandelion_api.uploads.schemas import (
     InitializeResponse,
     PartUrl,
 )
-from dandelion_common.db.enums import EmbargoStatus
 from dandelion_common.db.models import AssetBlob, Upload, User
-from dandelion_common.errors import BadRequest, Conflict, FieldErrors, NotFound, PermissionDenied
+from dandelion_common.errors import Conflict, FieldErrors, NotFound, PermissionDenied
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import COMPUTE_SHA256, EXTRACT_NWB, BlobRef
 from dandelion_common.storage import S3Storage, blob_key, complete_multipart_body
@@ -54,8 +53,7 @@ async def initialize(
     dandiset = await readable_dandiset(session, _dandiset_id(body.dandiset), user)
     if not await is_owner(session, dandiset.id, user):
         raise PermissionDenied("Action not allowed")
-    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest("Dandiset modification not allowed during unembargo")
+    ensure_modifiable(dandiset)
     existing = await session.scalar(_usable_blob(body.digest.value, dandiset.id))
     if existing is not None:
         raise BlobExists(existing)

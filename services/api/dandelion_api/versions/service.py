@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api import audit
 from dandelion_api.dandisets import repository as dandisets
-from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
+from dandelion_api.dandisets.access import ensure_modifiable, owned_dandiset, readable_dandiset
 from dandelion_api.dandisets.schemas import DandisetShort
 from dandelion_api.dandisets.service import dandiset_short, version_detail
 from dandelion_api.versions.exceptions import (
@@ -157,8 +157,7 @@ async def update_draft(
     dandiset = await owned_dandiset(session, dandiset_id, user)
     if version != "draft":
         raise MethodNotAllowed("Only draft versions can be modified.")
-    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest("Dandiset modification not allowed during unembargo")
+    ensure_modifiable(dandiset)
     draft = await get_version(session, dandiset_id, "draft", lock=True)
     if draft.status is VersionStatus.PUBLISHING:  # the publish job copies what it checked
         raise Locked("Dandiset is currently being published")

@@ -8,7 +8,6 @@ from dandelion_common.errors import BadRequest
 
 INGEST_ERROR = "Zarr archive is currently ingesting or has already ingested"
 PUBLISHED_ERROR = "A published Zarr archive cannot be changed."
-UNEMBARGO_ERROR = "Dandiset modification not allowed during unembargo"
 
 
 class ValidationListError(BadRequest):

@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.assets.paths import validate_path
-from dandelion_api.dandisets.access import get_dandiset, is_owner, readable_dandiset
+from dandelion_api.dandisets.access import (
+    ensure_modifiable,
+    get_dandiset,
+    is_owner,
+    readable_dandiset,
+)
 from dandelion_api.zarr import repository
 from dandelion_api.zarr.exceptions import (
     INGEST_ERROR,
     PUBLISHED_ERROR,
-    UNEMBARGO_ERROR,
     FileMissing,
     ZarrExists,
 )
@@ -90,8 +94,7 @@ async def _writable(
     if target.snapshot is not None:
         raise BadRequest(PUBLISHED_ERROR)
     dandiset = await get_dandiset(session, target.archive.dandiset_id)
-    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest(UNEMBARGO_ERROR)
+    ensure_modifiable(dandiset)
     return target.archive, dandiset
 
 
@@ -153,8 +156,7 @@ async def create(session: AsyncSession, user: User, body: ZarrCreate) -> ZarrOut
     dandiset = await readable_dandiset(session, int(body.dandiset), user)
     if not await is_owner(session, dandiset.id, user):
         raise PermissionDenied()
-    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest(UNEMBARGO_ERROR)
+    ensure_modifiable(dandiset)
     archive = await repository.create(session, dandiset.id, body.name)
     if archive is None:
         raise ZarrExists()
