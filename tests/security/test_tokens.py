@@ -82,7 +82,7 @@ async def test_a_key_made_by_the_operators_command_is_stored_only_as_its_digest(
     session: AsyncSession,
 ) -> None:
     user, _ = await create_user(session)
-    key = await replace_api_key(session, user.username)
+    key = await replace_api_key(session, username=user.username)
     await session.flush()
     assert await tables_holding(session, key) == []
     assert await tables_holding(session, hash_api_key(key)) == ["api_tokens"]

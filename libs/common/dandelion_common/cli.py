@@ -269,7 +269,7 @@ def tokens_create(username: str) -> None:
     """Print a new API key for USERNAME; their old key stops working."""
     from dandelion_api.users.service import replace_api_key
 
-    key = _in_transaction(lambda session: replace_api_key(session, username))
+    key = _in_transaction(lambda session: replace_api_key(session, username=username))
     click.echo(f"replaced the API key of {username}", err=True)
     click.echo(key)
 

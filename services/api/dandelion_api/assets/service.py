@@ -93,7 +93,7 @@ async def _readable_version(
     session: AsyncSession, dandiset_id: int, version: str, user: User | None
 ) -> Version:
     await readable_dandiset(session, dandiset_id, user)
-    return await get_version(session, dandiset_id, version)
+    return await get_version(session, dandiset_id=dandiset_id, version=version)
 
 
 async def list_assets(
@@ -270,7 +270,7 @@ async def _editable_draft(
         raise MethodNotAllowed("Only draft versions can be modified.")
     if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
         raise BadRequest("Dandiset modification not allowed during unembargo")
-    return dandiset, await get_version(session, dandiset_id, "draft")
+    return dandiset, await get_version(session, dandiset_id=dandiset_id, version="draft")
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,12 @@ async def list_dandisets(
         ordering=ordering,
     )
     items, count = await service.list_dandisets(
-        session, filters, user, offset=pagination.offset, limit=pagination.page_size, search=search
+        session,
+        filters=filters,
+        user=user,
+        offset=pagination.offset,
+        limit=pagination.page_size,
+        search=search,
     )
     has_next = pagination.offset + len(items) < count
     return paginate(request, pagination, items, count=count, has_next=has_next)
@@ -79,7 +84,7 @@ async def create_dandiset(
         award_number=award_number,
         embargo_end_date=embargo_end_date,
     )
-    return await service.create(session, user, body, options)
+    return await service.create(session, user=user, body=body, options=options)
 
 
 @router.get("/{dandiset_id}/", response_model=DandisetDetail)
@@ -87,7 +92,7 @@ async def get_dandiset(
     dandiset_id: DandisetId, session: SessionDep, user: MaybeUser
 ) -> DandisetDetail:
     """One dandiset with its draft and most recent published version."""
-    return await service.get(session, dandiset_id, user)
+    return await service.get(session, dandiset_id=dandiset_id, user=user)
 
 
 @router.delete("/{dandiset_id}/", status_code=204)
@@ -95,7 +100,7 @@ async def delete_dandiset(
     dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser
 ) -> Response:
     """Delete a dandiset that was never published (owners only)."""
-    await service.delete_dandiset(session, user, dandiset_id)
+    await service.delete_dandiset(session, user=user, dandiset_id=dandiset_id)
     return Response(status_code=204)
 
 
@@ -113,7 +118,7 @@ async def unembargo(
 @router.get("/{dandiset_id}/users/", response_model=list[Owner])
 async def get_owners(dandiset_id: DandisetId, session: SessionDep, user: MaybeUser) -> list[Owner]:
     """The owners; emails only for logged-in callers."""
-    return await service.get_owners(session, dandiset_id, user)
+    return await service.get_owners(session, dandiset_id=dandiset_id, user=user)
 
 
 @router.put("/{dandiset_id}/users/", response_model=list[Owner])
@@ -121,19 +126,21 @@ async def set_owners(
     dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser, body: list[OwnerRef]
 ) -> list[Owner]:
     """Replace the owner set (it cannot be emptied)."""
-    return await service.set_owners(session, user, dandiset_id, body)
+    return await service.set_owners(session, user=user, dandiset_id=dandiset_id, refs=body)
 
 
 @router.post("/{dandiset_id}/star/", response_model=StarCount)
 async def star(dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser) -> StarCount:
     """Star a dandiset (idempotent)."""
-    return StarCount(count=await service.star(session, user, dandiset_id, on=True))
+    return StarCount(count=await service.star(session, user=user, dandiset_id=dandiset_id, on=True))
 
 
 @router.delete("/{dandiset_id}/star/", response_model=StarCount)
 async def unstar(dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser) -> StarCount:
     """Remove the caller's star."""
-    return StarCount(count=await service.star(session, user, dandiset_id, on=False))
+    return StarCount(
+        count=await service.star(session, user=user, dandiset_id=dandiset_id, on=False)
+    )
 
 
 @router.get("/{dandiset_id}/uploads/", response_model=Page[PendingUpload])
@@ -147,7 +154,11 @@ async def pending_uploads(
 ) -> dict[str, Any]:
     """Unfinished uploads of the draft (owners only)."""
     uploads, count = await service.pending_uploads(
-        session, user, dandiset_id, offset=pagination.offset, limit=pagination.page_size
+        session,
+        user=user,
+        dandiset_id=dandiset_id,
+        offset=pagination.offset,
+        limit=pagination.page_size,
     )
     items = [
         PendingUpload(
@@ -168,5 +179,5 @@ async def clear_uploads(
     dandiset_id: DandisetId, session: SessionDep, user: ApprovedUser
 ) -> Response:
     """Forget every unfinished upload of the draft (owners only)."""
-    await service.clear_uploads(session, user, dandiset_id)
+    await service.clear_uploads(session, user=user, dandiset_id=dandiset_id)
     return Response(status_code=204)

@@ -75,7 +75,7 @@ def _short(
 
 
 async def dandiset_short(
-    session: AsyncSession, dandiset: Dandiset, user: User | None
+    session: AsyncSession, *, dandiset: Dandiset, user: User | None
 ) -> DandisetShort:
     """DANDI's short dandiset (nested in version records)."""
     versions = (await repository.versions_of(session, [dandiset.id]))[dandiset.id]
@@ -86,9 +86,9 @@ async def dandiset_short(
 
 async def list_dandisets(
     session: AsyncSession,
+    *,
     filters: ListFilters,
     user: User | None,
-    *,
     offset: int,
     limit: int,
     search: str | None = None,
@@ -119,7 +119,7 @@ async def list_dandisets(
 
 
 async def detail(
-    session: AsyncSession, dandiset: Dandiset, user: User | None, *, starred: bool = True
+    session: AsyncSession, *, dandiset: Dandiset, user: User | None, starred: bool = True
 ) -> DandisetDetail:
     versions = (await repository.versions_of(session, [dandiset.id]))[dandiset.id]
     uploads = (await repository.active_uploads(session, [dandiset.id])).get(dandiset.id, 0)
@@ -134,9 +134,9 @@ async def detail(
     )
 
 
-async def get(session: AsyncSession, dandiset_id: int, user: User | None) -> DandisetDetail:
+async def get(session: AsyncSession, *, dandiset_id: int, user: User | None) -> DandisetDetail:
     dandiset = await readable_dandiset(session, dandiset_id, user)
-    return await detail(session, dandiset, user)
+    return await detail(session, dandiset=dandiset, user=user)
 
 
 def _embargo_end(options: EmbargoOptions) -> date:
@@ -208,7 +208,7 @@ async def _next_free_id(session: AsyncSession) -> int:
 
 
 async def create(
-    session: AsyncSession, user: User, body: DandisetCreate, options: EmbargoOptions
+    session: AsyncSession, *, user: User, body: DandisetCreate, options: EmbargoOptions
 ) -> DandisetDetail:
     end = _embargo_end(options) if options.embargo else None
     explicit = _explicit_id(body.metadata, user)
@@ -239,10 +239,10 @@ async def create(
     await session.refresh(draft)
     request_validation(session, draft.id, draft.modified)
     # As DANDI: the create response is built without request context, so is_starred is false.
-    return await detail(session, dandiset, user, starred=False)
+    return await detail(session, dandiset=dandiset, user=user, starred=False)
 
 
-async def delete_dandiset(session: AsyncSession, user: User, dandiset_id: int) -> None:
+async def delete_dandiset(session: AsyncSession, *, user: User, dandiset_id: int) -> None:
     dandiset = await owned_dandiset(session, dandiset_id, user, lock=True)
     published = select(
         exists().where(Version.dandiset_id == dandiset_id, Version.version != "draft")
@@ -270,7 +270,7 @@ def _owner(user: User, *, show_email: bool) -> Owner:
     )
 
 
-async def get_owners(session: AsyncSession, dandiset_id: int, user: User | None) -> list[Owner]:
+async def get_owners(session: AsyncSession, *, dandiset_id: int, user: User | None) -> list[Owner]:
     await readable_dandiset(session, dandiset_id, user)
     return [
         _owner(o, show_email=user is not None)
@@ -279,7 +279,7 @@ async def get_owners(session: AsyncSession, dandiset_id: int, user: User | None)
 
 
 async def set_owners(
-    session: AsyncSession, user: User, dandiset_id: int, refs: list[OwnerRef]
+    session: AsyncSession, *, user: User, dandiset_id: int, refs: list[OwnerRef]
 ) -> list[Owner]:
     dandiset = await owned_dandiset(session, dandiset_id, user, lock=True)
     ensure_modifiable(dandiset)
@@ -313,7 +313,7 @@ async def set_owners(
     return [_owner(o, show_email=True) for o in await repository.owners(session, dandiset_id)]
 
 
-async def star(session: AsyncSession, user: User, dandiset_id: int, *, on: bool) -> int:
+async def star(session: AsyncSession, *, user: User, dandiset_id: int, on: bool) -> int:
     await readable_dandiset(session, dandiset_id, user)
     if on:
         exists_already = select(
@@ -332,7 +332,7 @@ async def star(session: AsyncSession, user: User, dandiset_id: int, *, on: bool)
 
 
 async def pending_uploads(
-    session: AsyncSession, user: User, dandiset_id: int, *, offset: int, limit: int
+    session: AsyncSession, *, user: User, dandiset_id: int, offset: int, limit: int
 ) -> tuple[list[Upload], int]:
     await owned_dandiset(session, dandiset_id, user)
     query = select(Upload).where(Upload.dandiset_id == dandiset_id)
@@ -343,6 +343,6 @@ async def pending_uploads(
     return list(uploads), count
 
 
-async def clear_uploads(session: AsyncSession, user: User, dandiset_id: int) -> None:
+async def clear_uploads(session: AsyncSession, *, user: User, dandiset_id: int) -> None:
     await owned_dandiset(session, dandiset_id, user)
     await session.execute(delete(Upload).where(Upload.dandiset_id == dandiset_id))

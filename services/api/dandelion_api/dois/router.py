@@ -17,4 +17,4 @@ async def list_dois(dandiset_id: DandisetId, session: SessionDep, user: MaybeUse
     """The concept DOI and each published version's DOI: the target DataCite should hold,
     the state it held when last asked, and its refusal if any. A DOI is registered
     asynchronously after a publish; `synced` tells when DataCite last matched."""
-    return await service.list_dois(session, dandiset_id, user)
+    return await service.list_dois(session, dandiset_id=dandiset_id, user=user)

@@ -10,7 +10,7 @@ from dandelion_api.dois.schemas import DoiOut
 from dandelion_common.db.models import Doi, User
 
 
-async def list_dois(session: AsyncSession, dandiset_id: int, user: User | None) -> list[DoiOut]:
+async def list_dois(session: AsyncSession, *, dandiset_id: int, user: User | None) -> list[DoiOut]:
     await readable_dandiset(session, dandiset_id, user)
     query = select(Doi).where(Doi.dandiset_id == dandiset_id)
     rows = await session.scalars(query.order_by(Doi.version.nulls_first(), Doi.doi))

@@ -64,9 +64,9 @@ async def search_dandisets(
     )
     items, count = await service.search_dandisets(
         session,
-        filters,
-        facets,
-        user,
+        filters=filters,
+        facets=facets,
+        user=user,
         search=search,
         offset=pagination.offset,
         limit=pagination.page_size,
@@ -84,7 +84,7 @@ async def search_species(
     species: Annotated[str | None, Query(description="A substring, any case")] = None,
 ) -> dict[str, Any]:
     """Distinct species of visible assets (paginated, as DANDI)."""
-    names = await service.species(session, user, species)
+    names = await service.species(session, user=user, contains=species)
     page = names[pagination.offset :][: pagination.page_size]
     has_next = pagination.offset + len(page) < len(names)
     return paginate(request, pagination, page, count=len(names), has_next=has_next)
@@ -97,4 +97,4 @@ async def search_genotypes(
     genotype: Annotated[str | None, Query(description="A substring, any case")] = None,
 ) -> list[str]:
     """Up to 10 distinct genotypes of visible assets (not paginated, as DANDI)."""
-    return await service.genotypes(session, user, genotype)
+    return await service.genotypes(session, user=user, contains=genotype)

@@ -53,10 +53,10 @@ def _check(facets: AssetFacets) -> None:
 
 async def search_dandisets(
     session: AsyncSession,
+    *,
     filters: ListFilters,
     facets: AssetFacets,
     user: User | None,
-    *,
     search: str | None,
     offset: int,
     limit: int,
@@ -65,7 +65,7 @@ async def search_dandisets(
     _check(facets)
     filters = replace(filters, asset_facets=facets)
     items, count = await dandisets.list_dandisets(
-        session, filters, user, offset=offset, limit=limit, search=search
+        session, filters=filters, user=user, offset=offset, limit=limit, search=search
     )
     ids = [int(item.identifier) for item in items]
     counts = await repository.asset_counts(session, facets, ids)
@@ -86,9 +86,9 @@ async def _owned(session: AsyncSession, user: User | None) -> list[int] | None:
     return list(await session.scalars(query))
 
 
-async def species(session: AsyncSession, user: User | None, contains: str | None) -> list[str]:
+async def species(session: AsyncSession, *, user: User | None, contains: str | None) -> list[str]:
     return await repository.species(session, await _owned(session, user), contains=contains)
 
 
-async def genotypes(session: AsyncSession, user: User | None, contains: str | None) -> list[str]:
+async def genotypes(session: AsyncSession, *, user: User | None, contains: str | None) -> list[str]:
     return await repository.genotypes(session, await _owned(session, user), contains=contains)

@@ -39,7 +39,7 @@ async def initialize(
     409 with the blob's id in `Location` when equal bytes are a blob this dandiset may use
     already: an open blob, or one embargoed in this dandiset. Another dandiset's embargoed
     blob is never named; those bytes are uploaded again as a blob of this dandiset's own."""
-    return await service.initialize(session, resources.storage, user, body)
+    return await service.initialize(session, resources.storage, user=user, body=body)
 
 
 @router.post("/{upload_id}/complete/", response_model=CompleteResponse)
@@ -51,7 +51,9 @@ async def complete(
     resources: ResourcesDep,
 ) -> CompleteResponse:
     """The presigned CompleteMultipartUpload URL and the XML body to POST to it."""
-    return await service.complete(session, resources.storage, user, upload_id, body)
+    return await service.complete(
+        session, resources.storage, user=user, upload_id=upload_id, body=body
+    )
 
 
 @router.post("/{upload_id}/validate/", response_model=BlobOut, responses=errors(409))
@@ -59,4 +61,4 @@ async def validate(
     upload_id: UploadId, session: SessionDep, user: ApprovedUser, resources: ResourcesDep
 ) -> BlobOut:
     """Check the uploaded object's size and ETag and turn it into a blob."""
-    return await service.validate(session, resources.storage, user, upload_id)
+    return await service.validate(session, resources.storage, user=user, upload_id=upload_id)

@@ -44,7 +44,7 @@ def _dandiset_id(value: str | int) -> int:
 
 
 async def initialize(
-    session: AsyncSession, storage: S3Storage, user: User, body: InitializeRequest
+    session: AsyncSession, storage: S3Storage, *, user: User, body: InitializeRequest
 ) -> InitializeResponse:
     if body.digest.algorithm != DANDI_ETAG:
         raise FieldErrors({"non_field_errors": ["Unsupported Digest Type"]})
@@ -113,6 +113,7 @@ async def _upload(session: AsyncSession, user: User, upload_id: uuid.UUID) -> Up
 async def complete(
     session: AsyncSession,
     storage: S3Storage,
+    *,
     user: User,
     upload_id: uuid.UUID,
     body: CompleteRequest,
@@ -127,7 +128,7 @@ async def complete(
 
 
 async def validate(
-    session: AsyncSession, storage: S3Storage, user: User, upload_id: uuid.UUID
+    session: AsyncSession, storage: S3Storage, *, user: User, upload_id: uuid.UUID
 ) -> BlobOut:
     upload = await _upload(session, user, upload_id)
     found = await storage.head(blob_key(upload.id, embargoed=upload.embargoed))

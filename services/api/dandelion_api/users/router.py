@@ -26,7 +26,7 @@ async def get_token(request: Request, user: ApprovedUser) -> str:
 @auth_router.post("/token/", response_model=str)
 async def rotate_token(session: SessionDep, user: ApprovedUser) -> str:
     """Replace the caller's API key with a new one and return it; the old key stops working."""
-    return await service.rotate_api_key(session, user)
+    return await service.rotate_api_key(session, user=user)
 
 
 @router.get("/me/", response_model=UserDetail)
@@ -42,7 +42,7 @@ async def search_users(
     username: Annotated[str | None, Query(description="Part of a username or name")] = None,
 ) -> list[UserDetail]:
     """Up to 10 approved users whose username, first or last name contains `username`."""
-    return [UserDetail.of(found) for found in await service.search_users(session, username)]
+    return [UserDetail.of(found) for found in await service.search_users(session, text=username)]
 
 
 @router.get("/", response_model=list[str], responses=errors(403))

@@ -23,14 +23,14 @@ def presented_key(api_key: str | None) -> str:
     return api_key
 
 
-async def rotate_api_key(session: AsyncSession, user: User) -> str:
+async def rotate_api_key(session: AsyncSession, *, user: User) -> str:
     """A new key for `user`; the old one stops working when the transaction commits."""
     key = generate_api_key()
     await set_api_key(session, user.id, key)
     return key
 
 
-async def search_users(session: AsyncSession, text: str | None) -> Sequence[User]:
+async def search_users(session: AsyncSession, *, text: str | None) -> Sequence[User]:
     """Up to 10 active approved users matching `text`; nothing for a missing or blank one."""
     text = (text or "").strip()
     if not text:
@@ -42,9 +42,9 @@ async def list_usernames(session: AsyncSession, *, approved_only: bool) -> list[
     return await repository.list_usernames(session, approved_only=approved_only)
 
 
-async def replace_api_key(session: AsyncSession, username: str) -> str:
+async def replace_api_key(session: AsyncSession, *, username: str) -> str:
     """A new key for the user named `username`, replacing their old one."""
     user = await repository.get_by_username(session, username)
     if user is None:
         raise NotFound(f"No user named {username!r}.")
-    return await rotate_api_key(session, user)
+    return await rotate_api_key(session, user=user)

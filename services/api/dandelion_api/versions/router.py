@@ -35,8 +35,8 @@ async def list_versions(
     """The versions of a dandiset, oldest first (or `order=-created`)."""
     versions, count = await service.list_versions(
         session,
-        dandiset_id,
-        user,
+        dandiset_id=dandiset_id,
+        user=user,
         descending=order == "-created",
         offset=pagination.offset,
         limit=pagination.page_size,
@@ -54,7 +54,9 @@ async def get_version_metadata(
     resources: ResourcesDep,
 ) -> dict[str, Any]:
     """The version's metadata document (dandischema Dandiset or PublishedDandiset)."""
-    return await service.metadata(session, resources.settings, dandiset_id, version, user)
+    return await service.metadata(
+        session, resources.settings, dandiset_id=dandiset_id, version=version, user=user
+    )
 
 
 @router.get("/{version}/info/", response_model=VersionInfo)
@@ -66,7 +68,9 @@ async def get_version_info(
     resources: ResourcesDep,
 ) -> VersionInfo:
     """The version record with its validation errors and metadata."""
-    return await service.info(session, resources.settings, dandiset_id, version, user)
+    return await service.info(
+        session, resources.settings, dandiset_id=dandiset_id, version=version, user=user
+    )
 
 
 @router.put("/{version}/", response_model=VersionInfo)
@@ -79,7 +83,9 @@ async def update_version(
     resources: ResourcesDep,
 ) -> VersionInfo:
     """Edit the draft's name and metadata (owners only); the draft goes back to Pending."""
-    return await service.update_draft(session, resources.settings, user, dandiset_id, version, body)
+    return await service.update_draft(
+        session, resources.settings, user=user, dandiset_id=dandiset_id, version=version, body=body
+    )
 
 
 @router.delete("/{version}/", status_code=204)
@@ -87,7 +93,7 @@ async def delete_version(
     dandiset_id: DandisetId, version: VersionId, session: SessionDep, user: ApprovedUser
 ) -> Response:
     """Delete a published version (admins only)."""
-    await service.delete_published(session, user, dandiset_id, version)
+    await service.delete_published(session, user=user, dandiset_id=dandiset_id, version=version)
     return Response(status_code=204)
 
 
@@ -104,5 +110,7 @@ async def publish_version(
     assets is not valid or nothing changed since the last publish, 409 while validation is
     pending, 423 while a publish is running."""
     notes = body.release_notes if body else None
-    await service.publish(session, user, dandiset_id, version, notes)
+    await service.publish(
+        session, user=user, dandiset_id=dandiset_id, version=version, release_notes=notes
+    )
     return JSONResponse(None, status_code=202)

@@ -50,7 +50,7 @@ PENDING_MESSAGE = "asset is currently being validated, please wait."
 
 
 async def get_version(
-    session: AsyncSession, dandiset_id: int, version: str, *, lock: bool = False
+    session: AsyncSession, *, dandiset_id: int, version: str, lock: bool = False
 ) -> Version:
     query = select(Version).where(Version.dandiset_id == dandiset_id, Version.version == version)
     if lock:
@@ -68,9 +68,9 @@ def _out(version: Version, short: DandisetShort, active_uploads: int) -> dict[st
 
 async def list_versions(
     session: AsyncSession,
+    *,
     dandiset_id: int,
     user: User | None,
-    *,
     descending: bool,
     offset: int,
     limit: int,
@@ -82,16 +82,18 @@ async def list_versions(
         (Version.created.desc(), Version.id.desc()) if descending else (Version.created, Version.id)
     )
     versions = list(await session.scalars(query.order_by(*order).offset(offset).limit(limit)))
-    short = await dandiset_short(session, dandiset, user)
+    short = await dandiset_short(session, dandiset=dandiset, user=user)
     uploads = (await dandisets.active_uploads(session, [dandiset_id])).get(dandiset_id, 0)
     return [VersionOut(**_out(v, short, uploads)) for v in versions], count
 
 
 async def metadata(
-    session: AsyncSession, settings: Settings, dandiset_id: int, version: str, user: User | None
+    session: AsyncSession, settings: Settings, *, dandiset_id: int, version: str, user: User | None
 ) -> dict[str, Any]:
     dandiset = await readable_dandiset(session, dandiset_id, user)
-    return full_metadata(settings, dandiset, await get_version(session, dandiset_id, version))
+    return full_metadata(
+        settings, dandiset, await get_version(session, dandiset_id=dandiset_id, version=version)
+    )
 
 
 async def _asset_errors(session: AsyncSession, version: Version) -> list[dict[str, str]]:
@@ -120,10 +122,10 @@ async def _asset_errors(session: AsyncSession, version: Version) -> list[dict[st
 
 
 async def info(
-    session: AsyncSession, settings: Settings, dandiset_id: int, version: str, user: User | None
+    session: AsyncSession, settings: Settings, *, dandiset_id: int, version: str, user: User | None
 ) -> VersionInfo:
     dandiset = await readable_dandiset(session, dandiset_id, user)
-    found = await get_version(session, dandiset_id, version)
+    found = await get_version(session, dandiset_id=dandiset_id, version=version)
     return await _info(session, settings, dandiset, found, user)
 
 
@@ -134,7 +136,7 @@ async def _info(
     version: Version,
     user: User | None,
 ) -> VersionInfo:
-    short = await dandiset_short(session, dandiset, user)
+    short = await dandiset_short(session, dandiset=dandiset, user=user)
     uploads = (await dandisets.active_uploads(session, [dandiset.id])).get(dandiset.id, 0)
     document = full_metadata(settings, dandiset, version)
     return VersionInfo(
@@ -149,6 +151,7 @@ async def _info(
 async def update_draft(
     session: AsyncSession,
     settings: Settings,
+    *,
     user: User,
     dandiset_id: int,
     version: str,
@@ -158,7 +161,7 @@ async def update_draft(
     if version != "draft":
         raise MethodNotAllowed("Only draft versions can be modified.")
     ensure_modifiable(dandiset)
-    draft = await get_version(session, dandiset_id, "draft", lock=True)
+    draft = await get_version(session, dandiset_id=dandiset_id, version="draft", lock=True)
     if draft.status is VersionStatus.PUBLISHING:  # the publish job copies what it checked
         raise Locked("Dandiset is currently being published")
     new_metadata = {**strip_computed(body.metadata), "schemaKey": "Dandiset"}
@@ -175,13 +178,13 @@ async def update_draft(
 
 
 async def delete_published(
-    session: AsyncSession, user: User, dandiset_id: int, version: str
+    session: AsyncSession, *, user: User, dandiset_id: int, version: str
 ) -> None:
     if not user.is_admin:
         raise PermissionDenied()
     if version == "draft":
         raise PermissionDenied("Cannot delete draft versions")
-    found = await get_version(session, dandiset_id, version, lock=True)
+    found = await get_version(session, dandiset_id=dandiset_id, version=version, lock=True)
     emit(session, OutboxEntity.VERSION, found.id, OutboxOperation.DELETE)
     # Once the version is gone the search drain cannot tell its dandiset or assets: name them.
     emit(session, OutboxEntity.DANDISET, dandiset_id)
@@ -207,7 +210,7 @@ def refuse_unpublishable(draft: Version) -> None:
 
 
 async def publish(
-    session: AsyncSession, user: User, dandiset_id: int, version: str, release_notes: str | None
+    session: AsyncSession, *, user: User, dandiset_id: int, version: str, release_notes: str | None
 ) -> None:
     """Check and lock the draft, mark it Publishing, and ask the ingest worker to publish it
     (after commit). The draft stays Publishing, refusing edits, until the job is done."""
@@ -216,7 +219,7 @@ async def publish(
         raise MethodNotAllowed("Only draft versions can be published.")
     if dandiset.embargo_status is not EmbargoStatus.OPEN:
         raise BadRequest("Operation only allowed on OPEN dandisets")
-    draft = await get_version(session, dandiset_id, "draft", lock=True)
+    draft = await get_version(session, dandiset_id=dandiset_id, version="draft", lock=True)
     refuse_unpublishable(draft)
     invalid = (
         select(VersionAsset.asset_id)

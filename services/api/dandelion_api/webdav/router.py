@@ -31,8 +31,8 @@ async def at_path(
         session,
         resources.settings,
         resources.storage,
-        user,
-        query,
+        user=user,
+        query=query,
         offset=pagination.offset,
         limit=pagination.page_size,
     )

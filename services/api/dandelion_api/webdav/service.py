@@ -22,9 +22,9 @@ async def at_path(
     session: AsyncSession,
     settings: Settings,
     storage: S3Storage,
+    *,
     user: User | None,
     query: AtPathQuery,
-    *,
     offset: int,
     limit: int,
 ) -> tuple[list[PathResult], int]:
@@ -61,7 +61,7 @@ async def _readable_version(
     session: AsyncSession, query: AtPathQuery, user: User | None
 ) -> tuple[Version, Dandiset]:
     # As in DANDI, an unknown dandiset or version is a 404 before any permission check.
-    version = await get_version(session, query.dandiset_id, query.version_id)
+    version = await get_version(session, dandiset_id=query.dandiset_id, version=query.version_id)
     try:
         dandiset = await readable_dandiset(session, query.dandiset_id, user)
     except NotAuthenticated as exc:

@@ -65,7 +65,7 @@ async def list_zarrs(
     """Zarr archives of the dandisets the caller may read, oldest first."""
     items, count = await service.list_zarrs(
         session,
-        user,
+        user=user,
         dandiset=dandiset,
         name=name,
         offset=pagination.offset,
@@ -78,13 +78,13 @@ async def list_zarrs(
 @router.post("/", response_model=ZarrOut, responses=_list_errors())
 async def create_zarr(body: ZarrCreate, session: SessionDep, user: ApprovedUser) -> ZarrOut:
     """Create an empty (Pending) zarr archive in a dandiset the caller owns (200, as DANDI)."""
-    return await service.create(session, user, body)
+    return await service.create(session, user=user, body=body)
 
 
 @router.get("/{zarr_id}/", response_model=ZarrOut)
 async def get_zarr(zarr_id: ZarrId, session: SessionDep, user: MaybeUser) -> ZarrOut:
     """One zarr archive; a snapshot id answers with the snapshot's checksum, count and size."""
-    return await service.get(session, user, zarr_id)
+    return await service.get(session, user=user, zarr_id=zarr_id)
 
 
 @router.get(
@@ -107,10 +107,18 @@ async def list_files(
     """Files under `prefix` in key order, after the path `after`; HEAD or `download=true`
     redirects to the file named by `prefix`."""
     if download or request.method == "HEAD":
-        url = await service.download_url(session, resources.storage, user, zarr_id, prefix)
+        url = await service.download_url(
+            session, resources.storage, user=user, zarr_id=zarr_id, path=prefix
+        )
         return RedirectResponse(url, status_code=302)
     files, more = await service.list_files(
-        session, resources.storage, user, zarr_id, prefix=prefix, after=after, limit=limit
+        session,
+        resources.storage,
+        user=user,
+        zarr_id=zarr_id,
+        prefix=prefix,
+        after=after,
+        limit=limit,
     )
     next_url = str(request.url.include_query_params(after=files[-1].Key)) if more else None
     listing = FileListing(next=next_url, results=files)
@@ -128,7 +136,9 @@ async def upload_files(
     """Presigned PUT URLs for the files, in order (send the Content-MD5 header, and the
     signed x-amz-tagging header when present); the archive becomes Pending."""
     files = [(f.path, f.base64md5) for f in body]
-    return await service.upload_urls(session, resources.storage, user, zarr_id, files)
+    return await service.upload_urls(
+        session, resources.storage, user=user, zarr_id=zarr_id, files=files
+    )
 
 
 @router.delete("/{zarr_id}/files/", status_code=204, responses=_list_errors())
@@ -141,12 +151,12 @@ async def delete_files(
 ) -> Response:
     """Delete files, each of which must exist; the archive becomes Pending."""
     paths = [f.path for f in body]
-    await service.delete_files(session, resources.storage, user, zarr_id, paths)
+    await service.delete_files(session, resources.storage, user=user, zarr_id=zarr_id, paths=paths)
     return Response(status_code=204)
 
 
 @router.post("/{zarr_id}/finalize/", status_code=204)
 async def finalize(zarr_id: ZarrId, session: SessionDep, user: ApprovedUser) -> Response:
     """Uploading is done: compute the checksum, count and size in the background."""
-    await service.finalize(session, user, zarr_id)
+    await service.finalize(session, user=user, zarr_id=zarr_id)
     return Response(status_code=204)

@@ -147,7 +147,7 @@ def _check_md5(path: str, value: str) -> None:
 # -- archives ---------------------------------------------------------------------------------
 
 
-async def create(session: AsyncSession, user: User, body: ZarrCreate) -> ZarrOut:
+async def create(session: AsyncSession, *, user: User, body: ZarrCreate) -> ZarrOut:
     try:
         # The name is the zarr asset's path, so it obeys the asset path rules.
         validate_path(body.name)
@@ -165,8 +165,8 @@ async def create(session: AsyncSession, user: User, body: ZarrCreate) -> ZarrOut
 
 async def list_zarrs(
     session: AsyncSession,
-    user: User | None,
     *,
+    user: User | None,
     dandiset: str | None,
     name: str | None,
     offset: int,
@@ -184,11 +184,11 @@ async def list_zarrs(
     return [_out(row) for row in rows], count
 
 
-async def get(session: AsyncSession, user: User | None, zarr_id: uuid.UUID) -> ZarrOut:
+async def get(session: AsyncSession, *, user: User | None, zarr_id: uuid.UUID) -> ZarrOut:
     return (await _readable(session, zarr_id, user)).out()
 
 
-async def finalize(session: AsyncSession, user: User, zarr_id: uuid.UUID) -> None:
+async def finalize(session: AsyncSession, *, user: User, zarr_id: uuid.UUID) -> None:
     """Pending → Uploaded; the ingest job, sent once this commits, takes it from there."""
     archive, _ = await _writable(session, zarr_id, user)
     if archive.status is not ZarrStatus.PENDING:
@@ -203,6 +203,7 @@ async def finalize(session: AsyncSession, user: User, zarr_id: uuid.UUID) -> Non
 async def upload_urls(
     session: AsyncSession,
     storage: S3Storage,
+    *,
     user: User,
     zarr_id: uuid.UUID,
     files: Sequence[tuple[str, str]],
@@ -228,6 +229,7 @@ async def upload_urls(
 async def delete_files(
     session: AsyncSession,
     storage: S3Storage,
+    *,
     user: User,
     zarr_id: uuid.UUID,
     paths: Sequence[str],
@@ -256,9 +258,9 @@ async def delete_files(
 async def list_files(
     session: AsyncSession,
     storage: S3Storage,
+    *,
     user: User | None,
     zarr_id: uuid.UUID,
-    *,
     prefix: str,
     after: str,
     limit: int,
@@ -303,7 +305,7 @@ async def _live_files(
 
 
 async def download_url(
-    session: AsyncSession, storage: S3Storage, user: User | None, zarr_id: uuid.UUID, path: str
+    session: AsyncSession, storage: S3Storage, *, user: User | None, zarr_id: uuid.UUID, path: str
 ) -> str:
     """A presigned GET of one file: the live object, or the snapshot's object version."""
     target = await _readable(session, zarr_id, user)
