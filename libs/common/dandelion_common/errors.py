@@ -88,10 +88,6 @@ class Conflict(ArchiveError):
     status_code = 409
 
 
-class PayloadTooLarge(DetailError):
-    status_code = 413
-
-
 class Locked(ArchiveError):
     status_code = 423
 

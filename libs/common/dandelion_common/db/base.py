@@ -1,10 +1,12 @@
-"""Declarative base with a constraint naming convention, so migrations have stable names."""
+"""Declarative base with a constraint naming convention, so migrations have stable names, and
+the column helpers every model module shares."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Enum, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -26,4 +28,17 @@ class Timestamped:
     )
     modified: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+def string_enum(enum: type[StrEnum], name: str) -> Enum:
+    """A VARCHAR with a CHECK constraint holding the enum's wire values (no native PG enum)."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
     )

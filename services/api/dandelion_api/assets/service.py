@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_api import audit
 from dandelion_api.assets import paths, repository
 from dandelion_api.assets.repository import AssetRow
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathAsset, PathNode
 from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
 from dandelion_api.versions.service import get_version
+from dandelion_common import audit
 from dandelion_common.db.enums import (
     EmbargoStatus,
     OutboxEntity,

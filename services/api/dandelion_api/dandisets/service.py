@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_api import audit
 from dandelion_api.dandisets import repository
 from dandelion_api.dandisets.access import ensure_modifiable, owned_dandiset, readable_dandiset
 from dandelion_api.dandisets.repository import ListFilters
@@ -26,6 +25,7 @@ from dandelion_api.dandisets.schemas import (
 )
 from dandelion_api.search.syntax import parse_search
 from dandelion_api.versions.validation import request_validation
+from dandelion_common import audit
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
 from dandelion_common.db.models import Dandiset, DandisetOwner, DandisetStar, Upload, User, Version
 from dandelion_common.errors import BadRequest, NotAuthenticated, PermissionDenied

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_api import audit
 from dandelion_api.dandisets import repository as dandisets
 from dandelion_api.dandisets.access import ensure_modifiable, owned_dandiset, readable_dandiset
 from dandelion_api.dandisets.schemas import DandisetShort
@@ -22,6 +21,7 @@ from dandelion_api.versions.exceptions import (
 )
 from dandelion_api.versions.schemas import VersionInfo, VersionOut, VersionUpdate
 from dandelion_api.versions.validation import request_validation
+from dandelion_common import audit
 from dandelion_common.db.enums import (
     AssetStatus,
     EmbargoStatus,
