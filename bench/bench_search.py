@@ -63,9 +63,11 @@ from dandelion_common.db.models import Dandiset as DandisetModel
 from dandelion_common.db.session import Database
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 from dandelion_common.outbox import emit
+from dandelion_common.settings import PostgresSettings
 from dandelion_search.backends.base import SearchBackend
 from dandelion_search.backends.opensearch import OpenSearchBackend, _source
 from dandelion_search.backends.postgres import PostgresSearchBackend
+from dandelion_search.documents import asset_row, dandiset_row
 from dandelion_search.schemas import (
     Facet,
     IndexRow,
@@ -75,8 +77,6 @@ from dandelion_search.schemas import (
     SearchQuery,
     Visibility,
 )
-from dandelion_common.settings import PostgresSettings
-from dandelion_search.documents import asset_row, dandiset_row
 
 TARGET_P95_MS = {"OpenSearch": 100.0, "PostgreSQL": 250.0}
 FRESHNESS_TARGET_S = 5.0

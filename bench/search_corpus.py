@@ -21,15 +21,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dandelion_search.backends.base import sample_bucket
-from dandelion_search.folding import fold
-from dandelion_search.hierarchy import TECHNIQUE, techniques
-from dandelion_search.schemas import Facet
 from dandelion_search.documents import (
     AssetDocument,
     DandisetDocument,
     VersionSummary,
     identifier,
 )
+from dandelion_search.folding import fold
+from dandelion_search.hierarchy import TECHNIQUE, techniques
+from dandelion_search.schemas import Facet
 
 NWB = "application/x-nwb"
 EMBARGOED_SHARE = 0.02
