@@ -1,106 +1,93 @@
-"""`dandelion gc` with settings from the environment, against the test PostgreSQL and S3.
+"""`dandelion` composed from the services' entry points: every command the local stack runs is
+there, each worker registers its own queue, and a bad registration fails loudly.
 
-The CLI commits for real, outside the test's rolled-back transaction, so the garbage it is
-shown is committed here and deleted afterwards.
+(The service commands are tested beside their services: tests/api, tests/ingest,
+tests/search. The Deployments' commands are checked in tests/deploy/test_policy.py.)
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+import subprocess
+import sys
+from importlib.metadata import EntryPoint, entry_points
 
+import click
 import pytest
-from click.testing import CliRunner, Result
-from factories import dandi_etag
-from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from click.testing import CliRunner
 
-from dandelion_common.cli import main
-from dandelion_common.db.models import AssetBlob
-from dandelion_common.settings import Settings, get_settings
-from dandelion_common.storage import S3Storage
+from dandelion_common.cli import COMMANDS_GROUP, WORKERS, WORKERS_GROUP, add_service_commands, main
+from dandelion_common.devstack.stack import SERVICES
+from dandelion_common.jobs.contracts import Queue
 
 
-@pytest.fixture
-def cli_env(settings: Settings, storage: S3Storage) -> Iterator[dict[str, str]]:
-    """The CLI reads its settings from the environment, and `get_settings` caches them.
-    (`storage` makes the bucket: run alone, these tests are the first to need it.)"""
-    get_settings.cache_clear()
-    yield {
-        "DANDELION_ENVIRONMENT": settings.environment.value,
-        "DANDELION_POSTGRES__URL": settings.postgres.url,
-        "DANDELION_S3__ENDPOINT_URL": settings.s3.endpoint_url,
-        "DANDELION_S3__BUCKET": settings.s3.bucket,
-        "DANDELION_S3__ACCESS_KEY_ID": settings.s3.access_key_id,
-        "DANDELION_S3__SECRET_ACCESS_KEY": settings.s3.secret_access_key.get_secret_value(),
-    }
-    get_settings.cache_clear()
+def test_every_service_registers_its_commands() -> None:
+    registered = {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP)}
+
+    assert {"api", "users", "tokens", "search-api", "search", "gc"} <= set(registered)
+    for name, ep in registered.items():
+        assert main.commands[name] is ep.load(), name
 
 
-@pytest.fixture
-async def orphan(engine: AsyncEngine) -> AsyncIterator[uuid.UUID]:
-    """A committed blob no asset uses, unchanged for 31 days (no S3 object: none is needed)."""
-    content = os.urandom(32)
-    blob_id = uuid.uuid4()
-    old = datetime.now(UTC) - timedelta(days=31)
-    row = {
-        "id": blob_id,
-        "etag": dandi_etag(content),
-        "size": len(content),
-        "sha256": hashlib.sha256(content).hexdigest(),
-        "created": old,
-        "modified": old,
-    }
-    async with engine.begin() as conn:
-        await conn.execute(insert(AssetBlob).values(**row))
-    yield blob_id
-    async with engine.begin() as conn:
-        await conn.execute(delete(AssetBlob).where(AssetBlob.id == blob_id))
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_local_stack_runs_only_registered_commands(service: str) -> None:
+    command, *arguments = service.split()
+
+    assert command in main.commands
+    if command == "worker":
+        assert arguments[0] in WORKERS
 
 
-async def _invoke(env: dict[str, str], *args: str) -> Result:
-    # In a thread: the CLI runs its own event loop with asyncio.run.
-    return await asyncio.to_thread(CliRunner().invoke, main, list(args), env=env)
+def test_every_queue_has_a_worker_that_serves_it() -> None:
+    assert set(WORKERS) == {queue.value for queue in Queue}
+    for name, ep in WORKERS.items():
+        assert ep.group == WORKERS_GROUP
+        module = ep.load()
+        assert Queue(name) is module.QUEUE
+        assert module.FUNCTIONS, name
 
 
-async def _exists(engine: AsyncEngine, blob_id: uuid.UUID) -> bool:
-    async with engine.connect() as conn:
-        found = await conn.scalar(select(AssetBlob.id).where(AssetBlob.id == blob_id))
-    return found is not None
+def test_the_worker_commands_offer_the_registered_queues() -> None:
+    for command in ("worker", "worker-health"):
+        result = CliRunner().invoke(main, [command, "--help"])
+
+        assert result.exit_code == 0, result.output
+        assert "{doi|ingest|search}" in result.output
+        assert CliRunner().invoke(main, [command, "genotypes"]).exit_code == 2
 
 
-async def test_gc_dry_run_prints_the_report_and_changes_nothing(
-    cli_env: dict[str, str], engine: AsyncEngine, orphan: uuid.UUID
-) -> None:
-    result = await _invoke(cli_env, "gc", "--dry-run", "--json")
-
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    assert report["dry_run"] is True
-    assert str(orphan) in report["orphan_blobs"]["listed"]
-    assert report["errors"] == []
-    assert await _exists(engine, orphan)
-
-    text = await _invoke(cli_env, "gc", "--dry-run")
-
-    assert text.exit_code == 0, text.output
-    assert "dry run, nothing changed" in text.stdout
-    assert f"  {orphan}" in text.stdout.splitlines()
-    assert await _exists(engine, orphan)
+def _entry_point(name: str, value: str) -> EntryPoint:
+    return EntryPoint(name=name, value=value, group=COMMANDS_GROUP)
 
 
-async def test_gc_deletes_what_the_dry_run_showed(
-    cli_env: dict[str, str], engine: AsyncEngine, orphan: uuid.UUID
-) -> None:
-    result = await _invoke(cli_env, "gc", "--json")
+def test_a_registered_command_is_added_under_its_entry_point_name() -> None:
+    group = click.Group()
 
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    assert report["dry_run"] is False
-    assert str(orphan) in report["orphan_blobs"]["listed"]
-    assert not await _exists(engine, orphan)
+    add_service_commands(group, [_entry_point("again", "dandelion_common.cli:migrate")])
+
+    assert group.commands["again"] is main.commands["migrate"]
+
+
+def test_a_command_name_registered_twice_is_refused() -> None:
+    group = click.Group(commands={"migrate": main.commands["migrate"]})
+
+    with pytest.raises(RuntimeError, match="`migrate`, which is already taken"):
+        add_service_commands(group, [_entry_point("migrate", "dandelion_common.cli:up")])
+
+
+def test_a_registration_that_is_not_a_command_is_refused() -> None:
+    with pytest.raises(TypeError, match="is not a click command"):
+        add_service_commands(click.Group(), [_entry_point("x", "dandelion_common.cli:WORKERS")])
+
+
+def test_python_dash_m_runs_the_composed_command() -> None:
+    """The local stack and the test harness start services as `python -m dandelion_common.cli`."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dandelion_common.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    for name in ("api", "search-api", "gc", "users", "tokens", "search", "worker"):
+        assert f"  {name} " in result.stdout, name

@@ -22,7 +22,8 @@ from deploy.manifests import (
     runs_our_image,
 )
 
-from dandelion_common.cli import UVICORN_DRAIN_SECONDS, WORKERS, main
+from dandelion_common.cli import WORKERS, main
+from dandelion_common.commands import UVICORN_DRAIN_SECONDS
 from dandelion_common.config_reference import variables
 from dandelion_common.jobs.contracts import Queue
 from dandelion_common.settings import Settings, WorkerSettings

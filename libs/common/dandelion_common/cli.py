@@ -1,32 +1,44 @@
-"""`dandelion`: the operators' command (run services, migrate, start the local stack)."""
+"""`dandelion`: the operators' command (run services, migrate, start the local stack).
+
+This module holds the commands every deployment shares (`up`, `migrate`, `worker`,
+`worker-health`, `ensure-bucket`, `config-reference`) and names no service. Each service
+registers what it owns through two entry-point groups in pyproject.toml, the way pytest and
+flask discover plugins:
+
+- `dandelion.commands`: command name -> a click command or group in the service's own
+  `cli.py` (`api = "dandelion_api.cli:api"`), added to `dandelion` under that name, so the
+  commands Deployments and `dandelion up` run keep their names.
+- `dandelion.workers`: queue name -> the service's worker module, which defines `QUEUE`,
+  `FUNCTIONS` and optionally `CRON_JOBS` and `STARTUP_CHECKS`. The names alone are the
+  choices of `worker` and `worker-health`; `dandelion worker QUEUE` imports only that module.
+
+Service commands are added when this module is imported, so `main.commands` is the whole
+CLI, and a registration that fails to load or clashes with another fails every command at
+once, probes included, instead of hiding behind healthy workers until someone runs it. The
+services' `cli.py` modules import only click and `dandelion_common.commands` (their shared
+helpers), so this costs little; heavy imports stay inside each command. Entry points are
+read from the installed distribution's metadata: after changing the groups, reinstall
+(`make install` does when pyproject.toml changes).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from dandelion_common.jobs.contracts import Queue
 from dandelion_common.logging import configure_logging
 from dandelion_common.settings import DevstackSettings, get_settings
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-# Entry points by name, so this package never imports a service at module level.
-APPS = {"api": "dandelion_api.app:create_app", "search-api": "dandelion_search.app:create_app"}
-WORKERS = {q.value: f"dandelion_{q.value}.worker" for q in Queue}
-# Seconds uvicorn lets open requests finish after SIGTERM; the Deployments' grace periods
-# are sized on it (deploy/k8s, checked by tests/deploy).
-UVICORN_DRAIN_SECONDS = 30
-
-T = TypeVar("T")
+COMMANDS_GROUP = "dandelion.commands"
+WORKERS_GROUP = "dandelion.workers"
+# Queue name -> the entry point of its worker module (loaded only by `dandelion worker`).
+WORKERS: dict[str, EntryPoint] = {ep.name: ep for ep in entry_points(group=WORKERS_GROUP)}
 
 
 @click.group()
@@ -62,36 +74,6 @@ def migrate(revision: str) -> None:
     upgrade(settings.postgres.url, revision)
 
 
-def _serve(name: str, host: str, port: int) -> None:
-    import uvicorn
-
-    settings = get_settings()
-    configure_logging(settings.logging, service=name)
-    uvicorn.run(
-        APPS[name],
-        factory=True,
-        host=host,
-        port=port,
-        log_config=None,
-        proxy_headers=True,
-        timeout_graceful_shutdown=UVICORN_DRAIN_SECONDS,
-    )
-
-
-@main.command()
-def api() -> None:
-    """Serve the DANDI-compatible REST API."""
-    settings = get_settings()
-    _serve("api", settings.api.host, settings.api.port)
-
-
-@main.command("search-api")
-def search_api() -> None:
-    """Serve the search API."""
-    settings = get_settings()
-    _serve("search-api", settings.search_api.host, settings.search_api.port)
-
-
 @main.command()
 @click.argument("queue", type=click.Choice(sorted(WORKERS)))
 def worker(queue: str) -> None:
@@ -100,7 +82,7 @@ def worker(queue: str) -> None:
 
     settings = get_settings()
     configure_logging(settings.logging, service=f"worker-{queue}")
-    module = importlib.import_module(WORKERS[queue])
+    module = WORKERS[queue].load()
     cron_jobs = getattr(module, "CRON_JOBS", ())
     checks = getattr(module, "STARTUP_CHECKS", ())
     build_worker(
@@ -172,154 +154,18 @@ def config_reference(target: Path | None) -> None:
     click.echo(f"updated {target}", err=True)
 
 
-def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in a session of its own database connection and commit once at the end."""
-    from dandelion_common.db.session import Database
-    from dandelion_common.errors import ArchiveError
-
-    async def run() -> T:
-        db = Database.connect(get_settings().postgres, application_name="dandelion-cli")
-        try:
-            async with db.session() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(run())
-    except ArchiveError as exc:
-        raise click.ClickException(exc.message) from exc
+def add_service_commands(group: click.Group, registered: Iterable[EntryPoint]) -> None:
+    """Add each registered command to `group` under its entry-point name."""
+    for ep in registered:
+        if ep.name in group.commands:
+            raise RuntimeError(f"{ep.value} registers `{ep.name}`, which is already taken")
+        command = ep.load()
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{ep.value} is not a click command")
+        group.add_command(command, ep.name)
 
 
-@main.command()
-@click.option("--dry-run", is_flag=True, help="Report what would be collected; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def gc(*, dry_run: bool, as_json: bool) -> None:
-    """Abort abandoned uploads and delete blobs no asset uses (one batch of each)."""
-    from datetime import UTC, datetime
-
-    from dandelion_common.storage import S3Storage
-    from dandelion_ingest.gc import GcReport, collect
-
-    settings = get_settings()
-
-    async def work(session: AsyncSession) -> GcReport:
-        storage = await S3Storage.connect(settings.s3)
-        try:
-            now = datetime.now(UTC)
-            return await collect(session, storage, settings.gc, now=now, dry_run=dry_run)
-        finally:
-            await storage.close()
-
-    report = _in_transaction(work)
-    click.echo(report.model_dump_json(indent=2) if as_json else report.render())
-    if report.errors:
-        sys.exit(1)
-
-
-@main.group()
-def users() -> None:
-    """Manage user accounts."""
-
-
-@users.command("create")
-@click.argument("username")
-@click.option("--email")
-@click.option("--first-name")
-@click.option("--last-name")
-@click.option("--approve", is_flag=True, help="Approve the user (they may then write).")
-@click.option("--admin/--no-admin", default=None, help="Grant or revoke admin rights.")
-def users_create(
-    username: str,
-    *,
-    email: str | None,
-    first_name: str | None,
-    last_name: str | None,
-    approve: bool,
-    admin: bool | None,
-) -> None:
-    """Create USERNAME, or update it if it exists: only the options given change."""
-    from dandelion_common.accounts import ensure_user
-
-    user, created = _in_transaction(
-        lambda session: ensure_user(
-            session,
-            username=username,
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
-            approve=approve,
-            admin=admin,
-        )
-    )
-    action = "created" if created else "updated"
-    click.echo(f"{action} user {user.username} (status {user.status}, admin {user.is_admin})")
-
-
-@main.group()
-def tokens() -> None:
-    """Manage API keys."""
-
-
-@tokens.command("create")
-@click.argument("username")
-def tokens_create(username: str) -> None:
-    """Print a new API key for USERNAME; their old key stops working."""
-    from dandelion_api.users.service import replace_api_key
-
-    key = _in_transaction(lambda session: replace_api_key(session, username=username))
-    click.echo(f"replaced the API key of {username}", err=True)
-    click.echo(key)
-
-
-@main.group()
-def search() -> None:
-    """Manage the search index."""
-
-
-@search.command("reindex")
-@click.option(
-    "--kind",
-    type=click.Choice(["assets", "dandisets", "all"]),
-    default="all",
-    show_default=True,
-    help="Which index to rebuild.",
-)
-def search_reindex(kind: str) -> None:
-    """Rebuild search indices from the database; searches keep working meanwhile."""
-    from dandelion_common.db.session import Database
-    from dandelion_common.errors import ArchiveError
-    from dandelion_search.backends import make_backend
-    from dandelion_search.indexer import count_documents, reindex
-    from dandelion_search.schemas import Kind
-
-    settings = get_settings()
-    kinds = list(Kind) if kind == "all" else [Kind(kind)]
-
-    async def rebuild() -> None:
-        db = Database.connect(settings.postgres, application_name="dandelion-cli")
-        backend = make_backend(settings, db)
-        try:
-            await backend.ensure_schema()  # a first reindex may come before any worker ran
-            for each in kinds:
-                total = await count_documents(db, each)
-                # click draws the bar only on a terminal; elsewhere it prints the label once.
-                with click.progressbar(length=total, label=f"reindexing {each.value}") as bar:
-                    loaded = await reindex(
-                        db, backend, each, progress=lambda n: bar.update(n - bar.pos)
-                    )
-                click.echo(f"reindexed {loaded} {each.value}")
-        finally:
-            await backend.close()
-            await db.dispose()
-
-    try:
-        asyncio.run(rebuild())
-    except ArchiveError as exc:  # e.g. the search engine is unreachable
-        raise click.ClickException(exc.message) from exc
-
+add_service_commands(main, entry_points(group=COMMANDS_GROUP))
 
 if __name__ == "__main__":
     main()
