@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from dandelion_api.assets import service
+from dandelion_api.assets import edits, reads
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathNode
 from dandelion_api.auth.dependencies import ApprovedUser, MaybeUser
 from dandelion_api.pagination import Page, Pagination, paginate
@@ -44,7 +44,7 @@ async def list_assets(
     metadata: bool = False,
 ) -> Response:
     """Assets of a version; `count` only on page 1 (DANDI's lazy pagination)."""
-    items, count, has_next = await service.list_assets(
+    items, count, has_next = await reads.list_assets(
         session,
         resources.settings,
         dandiset_id,
@@ -80,7 +80,7 @@ async def create_asset(
     resources: ResourcesDep,
 ) -> AssetOut:
     """Add a blob or a zarr archive to the draft at `metadata.path` (owners only)."""
-    return await service.create(session, resources.settings, user, dandiset_id, version, body)
+    return await edits.create(session, resources.settings, user, dandiset_id, version, body)
 
 
 @nested.get("/paths/", response_model=Page[PathNode])
@@ -95,7 +95,7 @@ async def list_paths(
     path_prefix: str = "",
 ) -> dict[str, Any]:
     """Direct children of a folder with aggregate file counts and sizes."""
-    items, count = await service.folder(
+    items, count = await reads.folder(
         session,
         resources.storage,
         dandiset_id,
@@ -119,7 +119,7 @@ async def get_asset(
     resources: ResourcesDep,
 ) -> dict[str, Any]:
     """The asset's metadata document."""
-    return await service.nested_metadata(
+    return await reads.nested_metadata(
         session, resources.settings, dandiset_id, version, asset_id, user
     )
 
@@ -135,7 +135,7 @@ async def replace_asset(
     resources: ResourcesDep,
 ) -> AssetOut:
     """Replace an asset of the draft; a change yields a new asset id."""
-    return await service.replace(
+    return await edits.replace(
         session, resources.settings, user, dandiset_id, version, asset_id, body
     )
 
@@ -149,7 +149,7 @@ async def delete_asset(
     user: ApprovedUser,
 ) -> Response:
     """Remove an asset from the draft."""
-    await service.remove(session, user, dandiset_id, version, asset_id)
+    await edits.remove(session, user, dandiset_id, version, asset_id)
     return Response(status_code=204)
 
 
@@ -163,7 +163,7 @@ async def get_nested_info(
     resources: ResourcesDep,
 ) -> AssetOut:
     """The asset record with its metadata."""
-    return await service.nested_info(
+    return await reads.nested_info(
         session, resources.settings, dandiset_id, version, asset_id, user
     )
 
@@ -177,7 +177,7 @@ async def get_validation(
     user: MaybeUser,
 ) -> AssetValidation:
     """The asset's validation status and errors."""
-    return await service.validation(session, dandiset_id, version, asset_id, user)
+    return await reads.validation(session, dandiset_id, version, asset_id, user)
 
 
 @nested.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
@@ -196,7 +196,7 @@ async def nested_download(
     resources: ResourcesDep,
 ) -> RedirectResponse:
     """302 to a short-lived presigned URL of the asset's bytes (400 for a zarr asset)."""
-    url = await service.nested_download_url(
+    url = await reads.nested_download_url(
         session, resources.storage, dandiset_id, version, asset_id, user
     )
     return RedirectResponse(url, status_code=302)
@@ -207,7 +207,7 @@ async def get_top_level_asset(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> dict[str, Any]:
     """An asset's metadata document, by id alone."""
-    return await service.top_level_metadata(session, resources.settings, asset_id, user)
+    return await reads.top_level_metadata(session, resources.settings, asset_id, user)
 
 
 @top_level.get("/{asset_id}/info/", response_model=AssetOut)
@@ -216,7 +216,7 @@ async def get_top_level_info(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> AssetOut:
     """An asset's record with its metadata, by id alone."""
-    return await service.top_level_info(session, resources.settings, asset_id, user)
+    return await reads.top_level_info(session, resources.settings, asset_id, user)
 
 
 @top_level.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
@@ -230,5 +230,5 @@ async def download(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> RedirectResponse:
     """302 to a short-lived presigned URL of the asset's bytes (what the dandi client follows)."""
-    url = await service.download_url(session, resources.storage, asset_id, user)
+    url = await reads.download_url(session, resources.storage, asset_id, user)
     return RedirectResponse(url, status_code=302)
