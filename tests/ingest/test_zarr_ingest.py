@@ -48,6 +48,7 @@ from dandelion_common.storage import S3Storage, zarr_key
 from dandelion_ingest import embargo
 from dandelion_ingest import zarr as ingest
 from dandelion_ingest.zarr import StreamingZarrChecksum
+from dandelion_ingest.zarr import checksum as streaming
 
 Ctx = dict[str, Any]
 ZARR_PATH = "sub-1/sub-1_sample.ome.zarr"
@@ -90,7 +91,7 @@ def test_streaming_checksum_is_zarr_checksums_on_awkward_names() -> None:
 
 
 def test_streaming_checksum_spills_a_large_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "SPOOL_BYTES", 1024)  # the folder's file list goes to disk
+    monkeypatch.setattr(streaming, "SPOOL_BYTES", 1024)  # the folder's file list goes to disk
     files = {f"0/{i}": (hashlib.md5(str(i).encode()).hexdigest(), i) for i in range(500)}
     assert streamed_checksum(files) == reference_checksum(files)
 
