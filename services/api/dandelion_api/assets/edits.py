@@ -17,6 +17,7 @@ from dandelion_api.assets.repository import AssetRow
 from dandelion_api.assets.schemas import AssetCreate, AssetOut
 from dandelion_api.dandisets.access import owned_dandiset
 from dandelion_api.versions.service import get_version
+from dandelion_common import asset_paths
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, ZarrStatus
 from dandelion_common.db.models import (
     Asset,
@@ -155,20 +156,22 @@ async def _may_join(session: AsyncSession, blob: AssetBlob, draft: Version) -> b
 async def _attach(
     session: AsyncSession, draft: Version, asset: Asset, size: int, *, delta_files: int
 ) -> None:
+    # The tree first, here and in _detach: it locks the draft's row before this request
+    # holds any other row of the draft (dandelion_common.asset_paths says why).
+    await asset_paths.add(session, draft.id, asset.path, asset.id, size)
     session.add(VersionAsset(version_id=draft.id, asset_id=asset.id, path=asset.path))
-    await paths.add(session, draft.id, asset.path, asset.id, size)
     await assets_changed(session, draft.id, files=delta_files, size=size)
 
 
 async def _detach(
     session: AsyncSession, draft: Version, asset: Asset, size: int, *, delta_files: int
 ) -> None:
+    await asset_paths.remove(session, draft.id, asset.path, size)
     await session.execute(
         delete(VersionAsset).where(
             VersionAsset.version_id == draft.id, VersionAsset.asset_id == asset.id
         )
     )
-    await paths.remove(session, draft.id, asset.path, size)
     await assets_changed(session, draft.id, files=delta_files, size=-size)
 
 

@@ -24,10 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from dandelion_common import asset_paths
 from dandelion_common.db.enums import AssetStatus, OutboxEntity
 from dandelion_common.db.models import (
     Asset,
-    AssetPath,
     Version,
     VersionAsset,
     ZarrArchive,
@@ -183,7 +183,7 @@ async def point_draft_assets(
     growth = 0
     for asset, old_size in held:
         current = await _repoint(session, draft, asset, snapshot)
-        await _resize(session, draft.id, asset.path, snapshot.size - old_size)
+        await asset_paths.resize(session, draft.id, asset.path, snapshot.size - old_size)
         growth += snapshot.size - old_size
         payload = AssetChecksum(asset_id=current.id, sha256=str(snapshot.id))
         enqueue_after_commit(session, VALIDATE_ZARR_ASSET, payload)
@@ -218,29 +218,10 @@ async def _repoint(
         .where(VersionAsset.version_id == draft.id, VersionAsset.asset_id == asset.id)
         .values(asset_id=replacement.id, created=func.now())
     )
-    await session.execute(
-        update(AssetPath)
-        .where(AssetPath.version_id == draft.id, AssetPath.path == asset.path)
-        .values(asset_id=replacement.id)
-    )
+    await asset_paths.repoint(session, draft.id, asset.path, replacement.id)
     emit(session, OutboxEntity.ASSET, asset.id)  # no longer in the draft
     emit(session, OutboxEntity.ASSET, replacement.id)
     return replacement
-
-
-def _nodes(path: str) -> list[str]:
-    """The asset's leaf and every folder above it in `asset_paths`."""
-    parts = path.split("/")
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-async def _resize(session: AsyncSession, draft_id: int, path: str, delta: int) -> None:
-    if delta:
-        await session.execute(
-            update(AssetPath)
-            .where(AssetPath.version_id == draft_id, AssetPath.path.in_(_nodes(path)))
-            .values(aggregate_size=AssetPath.aggregate_size + delta)
-        )
 
 
 # -- old snapshots, the bucket ---------------------------------------------------------------
