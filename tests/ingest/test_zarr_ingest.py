@@ -30,6 +30,7 @@ from zarr_checksum import compute_zarr_checksum
 from zarr_checksum.checksum import EMPTY_CHECKSUM
 from zarr_checksum.generators import ZarrArchiveFile
 
+from dandelion_common import asset_paths
 from dandelion_common.db.enums import AssetStatus, OutboxEntity, VersionStatus, ZarrStatus
 from dandelion_common.db.models import (
     Asset,
@@ -48,6 +49,7 @@ from dandelion_common.storage import S3Storage, zarr_key
 from dandelion_ingest import embargo
 from dandelion_ingest import zarr as ingest
 from dandelion_ingest.zarr import StreamingZarrChecksum
+from dandelion_ingest.zarr import checksum as streaming
 
 Ctx = dict[str, Any]
 ZARR_PATH = "sub-1/sub-1_sample.ome.zarr"
@@ -90,7 +92,7 @@ def test_streaming_checksum_is_zarr_checksums_on_awkward_names() -> None:
 
 
 def test_streaming_checksum_spills_a_large_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "SPOOL_BYTES", 1024)  # the folder's file list goes to disk
+    monkeypatch.setattr(streaming, "SPOOL_BYTES", 1024)  # the folder's file list goes to disk
     files = {f"0/{i}": (hashlib.md5(str(i).encode()).hexdigest(), i) for i in range(500)}
     assert streamed_checksum(files) == reference_checksum(files)
 
@@ -173,16 +175,8 @@ async def scene(session: AsyncSession, *, status: ZarrStatus = ZarrStatus.UPLOAD
     draft.asset_count += 1
     nwb_size = draft.size
     # The folder tree as the API keeps it: the zarr asset counts 0 bytes until ingested.
-    session.add_all(
-        [
-            AssetPath(version_id=draft.id, path="sub-1", parent="", asset_id=None,
-                      aggregate_files=2, aggregate_size=nwb_size),
-            AssetPath(version_id=draft.id, path=NWB_PATH, parent="sub-1", asset_id=nwb.id,
-                      aggregate_files=1, aggregate_size=nwb_size),
-            AssetPath(version_id=draft.id, path=ZARR_PATH, parent="sub-1", asset_id=asset.id,
-                      aggregate_files=1, aggregate_size=0),
-        ]
-    )  # fmt: skip
+    await asset_paths.add(session, draft.id, NWB_PATH, nwb.id, nwb_size)
+    await asset_paths.add(session, draft.id, ZARR_PATH, asset.id, 0)
     draft.status = VersionStatus.VALID
     await session.flush()
     return Scene(archive, draft, asset, nwb_size)

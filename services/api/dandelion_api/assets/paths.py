@@ -1,7 +1,5 @@
-"""Asset path rules and the incremental folder tree (`asset_paths`).
-
-Every add or remove touches only the asset's own ancestors (one upsert or two updates), so
-folder listings with aggregate counts and sizes never scan the assets of a version.
+"""Asset path rules, and the reads of a version's folder tree (`asset_paths`): whether a
+path is free, a folder's children. The tree's writes are `dandelion_common.asset_paths`.
 """
 
 from __future__ import annotations
@@ -9,10 +7,10 @@ from __future__ import annotations
 import re
 import uuid
 
-from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dandelion_common.asset_paths import nodes
 from dandelion_common.db.models import AssetPath
 from dandelion_common.errors import BadRequest, Conflict
 
@@ -35,12 +33,6 @@ def validate_path(path: str) -> None:
             raise BadRequest(f"Invalid path: {path!r}")
 
 
-def nodes(path: str) -> list[tuple[str, str]]:
-    """(node, parent) for every ancestor folder of `path` and for `path` itself."""
-    parts = path.split("/")
-    return [("/".join(parts[: i + 1]), "/".join(parts[:i])) for i in range(len(parts))]
-
-
 async def check_free(session: AsyncSession, version_id: int, path: str) -> None:
     """409 when `path` is taken, is a folder, or lies under a file."""
     paths = [node for node, _ in nodes(path)]
@@ -57,46 +49,6 @@ async def check_free(session: AsyncSession, version_id: int, path: str) -> None:
     )
     if blocking:
         raise Conflict(f'Path of new asset "{path}" conflicts with existing assets: {blocking}')
-
-
-async def add(
-    session: AsyncSession, version_id: int, path: str, asset_id: uuid.UUID, size: int
-) -> None:
-    rows = [
-        {
-            "version_id": version_id,
-            "path": node,
-            "parent": parent,
-            "asset_id": asset_id if node == path else None,
-            "aggregate_files": 1,
-            "aggregate_size": size,
-        }
-        for node, parent in nodes(path)
-    ]
-    statement = insert(AssetPath).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[AssetPath.version_id, AssetPath.path],
-        set_={
-            "aggregate_files": AssetPath.aggregate_files + statement.excluded.aggregate_files,
-            "aggregate_size": AssetPath.aggregate_size + statement.excluded.aggregate_size,
-        },
-    )
-    await session.execute(statement)
-
-
-async def remove(session: AsyncSession, version_id: int, path: str, size: int) -> None:
-    paths = [node for node, _ in nodes(path)]
-    mine = and_(AssetPath.version_id == version_id, AssetPath.path.in_(paths))
-    # Nodes that only held this asset disappear; the others lose one file and its bytes.
-    await session.execute(delete(AssetPath).where(mine, AssetPath.aggregate_files == 1))
-    await session.execute(
-        update(AssetPath)
-        .where(mine)
-        .values(
-            aggregate_files=AssetPath.aggregate_files - 1,
-            aggregate_size=AssetPath.aggregate_size - size,
-        )
-    )
 
 
 async def children(

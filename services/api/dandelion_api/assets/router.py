@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from dandelion_api.assets import service
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathNode
+from dandelion_api.assets.service import edits, reads
 from dandelion_api.auth.dependencies import ApprovedUser, MaybeUser
 from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.params import AssetId, DandisetId, VersionId
@@ -43,12 +43,12 @@ async def list_assets(
     metadata: bool = False,
 ) -> Response:
     """Assets of a version; `count` only on page 1 (DANDI's lazy pagination)."""
-    items, count, has_next = await service.list_assets(
+    items, count, has_next = await reads.list_assets(
         session,
         resources.settings,
-        dandiset_id,
-        version,
-        user,
+        dandiset_id=dandiset_id,
+        version=version,
+        user=user,
         path=path,
         glob=glob,
         zarr=zarr,
@@ -79,7 +79,9 @@ async def create_asset(
     resources: ResourcesDep,
 ) -> AssetOut:
     """Add a blob or a zarr archive to the draft at `metadata.path` (owners only)."""
-    return await service.create(session, resources.settings, user, dandiset_id, version, body)
+    return await edits.create(
+        session, resources.settings, user=user, dandiset_id=dandiset_id, version=version, body=body
+    )
 
 
 @nested.get("/paths/", response_model=Page[PathNode])
@@ -94,13 +96,13 @@ async def list_paths(
     path_prefix: str = "",
 ) -> dict[str, Any]:
     """Direct children of a folder with aggregate file counts and sizes."""
-    items, count = await service.folder(
+    items, count = await reads.folder(
         session,
         resources.storage,
-        dandiset_id,
-        version,
-        user,
-        path_prefix,
+        dandiset_id=dandiset_id,
+        version=version,
+        user=user,
+        prefix=path_prefix,
         offset=pagination.offset,
         limit=pagination.page_size,
     )
@@ -118,8 +120,13 @@ async def get_asset(
     resources: ResourcesDep,
 ) -> dict[str, Any]:
     """The asset's metadata document."""
-    return await service.nested_metadata(
-        session, resources.settings, dandiset_id, version, asset_id, user
+    return await reads.nested_metadata(
+        session,
+        resources.settings,
+        dandiset_id=dandiset_id,
+        version=version,
+        asset_id=asset_id,
+        user=user,
     )
 
 
@@ -134,8 +141,14 @@ async def replace_asset(
     resources: ResourcesDep,
 ) -> AssetOut:
     """Replace an asset of the draft; a change yields a new asset id."""
-    return await service.replace(
-        session, resources.settings, user, dandiset_id, version, asset_id, body
+    return await edits.replace(
+        session,
+        resources.settings,
+        user=user,
+        dandiset_id=dandiset_id,
+        version=version,
+        asset_id=asset_id,
+        body=body,
     )
 
 
@@ -148,7 +161,9 @@ async def delete_asset(
     user: ApprovedUser,
 ) -> Response:
     """Remove an asset from the draft."""
-    await service.remove(session, user, dandiset_id, version, asset_id)
+    await edits.remove(
+        session, user=user, dandiset_id=dandiset_id, version=version, asset_id=asset_id
+    )
     return Response(status_code=204)
 
 
@@ -162,8 +177,13 @@ async def get_nested_info(
     resources: ResourcesDep,
 ) -> AssetOut:
     """The asset record with its metadata."""
-    return await service.nested_info(
-        session, resources.settings, dandiset_id, version, asset_id, user
+    return await reads.nested_info(
+        session,
+        resources.settings,
+        dandiset_id=dandiset_id,
+        version=version,
+        asset_id=asset_id,
+        user=user,
     )
 
 
@@ -176,7 +196,9 @@ async def get_validation(
     user: MaybeUser,
 ) -> AssetValidation:
     """The asset's validation status and errors."""
-    return await service.validation(session, dandiset_id, version, asset_id, user)
+    return await reads.validation(
+        session, dandiset_id=dandiset_id, version=version, asset_id=asset_id, user=user
+    )
 
 
 @nested.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
@@ -195,8 +217,13 @@ async def nested_download(
     resources: ResourcesDep,
 ) -> RedirectResponse:
     """302 to a short-lived presigned URL of the asset's bytes (400 for a zarr asset)."""
-    url = await service.nested_download_url(
-        session, resources.storage, dandiset_id, version, asset_id, user
+    url = await reads.nested_download_url(
+        session,
+        resources.storage,
+        dandiset_id=dandiset_id,
+        version=version,
+        asset_id=asset_id,
+        user=user,
     )
     return RedirectResponse(url, status_code=302)
 
@@ -206,7 +233,7 @@ async def get_top_level_asset(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> dict[str, Any]:
     """An asset's metadata document, by id alone."""
-    return await service.top_level_metadata(session, resources.settings, asset_id, user)
+    return await reads.top_level_metadata(session, resources.settings, asset_id=asset_id, user=user)
 
 
 @top_level.get("/{asset_id}/info/", response_model=AssetOut)
@@ -215,7 +242,7 @@ async def get_top_level_info(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> AssetOut:
     """An asset's record with its metadata, by id alone."""
-    return await service.top_level_info(session, resources.settings, asset_id, user)
+    return await reads.top_level_info(session, resources.settings, asset_id=asset_id, user=user)
 
 
 @top_level.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
@@ -229,5 +256,5 @@ async def download(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> RedirectResponse:
     """302 to a short-lived presigned URL of the asset's bytes (what the dandi client follows)."""
-    url = await service.download_url(session, resources.storage, asset_id, user)
+    url = await reads.download_url(session, resources.storage, asset_id=asset_id, user=user)
     return RedirectResponse(url, status_code=302)

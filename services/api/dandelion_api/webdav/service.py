@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_api.assets.service import zarr_field
+from dandelion_api.assets.service.reads import zarr_field
 from dandelion_api.dandisets.access import EMBARGOED, readable_dandiset
 from dandelion_api.versions.service import get_version
 from dandelion_api.webdav import repository

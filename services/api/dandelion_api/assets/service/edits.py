@@ -1,8 +1,8 @@
-"""Asset use cases: list, read, add/replace/remove in the draft, folders, downloads."""
+"""Asset edits in a draft: create, replace and remove, each keeping the draft's asset list,
+folder tree and counters in step, with audit, outbox and validation after commit."""
 
 from __future__ import annotations
 
-import posixpath
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,20 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.assets import paths, repository
 from dandelion_api.assets.repository import AssetRow
-from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathAsset, PathNode
-from dandelion_api.dandisets.access import owned_dandiset, readable_dandiset
+from dandelion_api.assets.schemas import AssetCreate, AssetOut
+from dandelion_api.assets.service.reads import asset_info
+from dandelion_api.dandisets.access import ensure_modifiable, owned_dandiset
 from dandelion_api.versions.service import get_version
-from dandelion_common import audit
-from dandelion_common.db.enums import (
-    EmbargoStatus,
-    OutboxEntity,
-    OutboxOperation,
-    ZarrStatus,
-)
+from dandelion_common import asset_paths, audit
+from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, ZarrStatus
 from dandelion_common.db.models import (
     Asset,
     AssetBlob,
-    BlobExtract,
     Dandiset,
     User,
     Version,
@@ -34,232 +29,16 @@ from dandelion_common.db.models import (
     ZarrSnapshot,
 )
 from dandelion_common.drafts import assets_changed
-from dandelion_common.errors import (
-    BadRequest,
-    FieldErrors,
-    MethodNotAllowed,
-    NotAuthenticated,
-    NotFound,
-    PermissionDenied,
-)
+from dandelion_common.errors import BadRequest, FieldErrors, MethodNotAllowed, NotFound
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import (
     VALIDATE_ASSET,
     VALIDATE_ZARR_ASSET,
     AssetChecksum,
 )
-from dandelion_common.metadata import any_asset_full_metadata, strip_asset_computed
+from dandelion_common.metadata import strip_asset_computed
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
-from dandelion_common.storage import S3Storage, blob_key, zarr_key
-
-
-def zarr_field(asset: Asset, *, published: bool) -> uuid.UUID | None:
-    """The `zarr` id clients list and download by: in a published version the asset's
-    snapshot (the files it was published with), elsewhere the live archive they upload to."""
-    if asset.zarr_id is None:
-        return None
-    return (asset.zarr_snapshot_id or asset.zarr_id) if published else asset.zarr_id
-
-
-def asset_out(
-    row: AssetRow, *, published: bool = False, metadata: dict[str, Any] | None = None
-) -> AssetOut:
-    asset = row.asset
-    return AssetOut(
-        asset_id=asset.id,
-        blob=asset.blob_id,
-        zarr=zarr_field(asset, published=published),
-        path=asset.path,
-        size=row.size,
-        created=asset.created,
-        modified=asset.modified,
-        metadata=metadata,
-    )
-
-
-def document(settings: Settings, row: AssetRow) -> dict[str, Any]:
-    """The asset's full metadata, blob or zarr."""
-    return any_asset_full_metadata(
-        settings, row.asset, row.blob, row.snapshot, zarr_embargoed=row.zarr_embargoed
-    )
-
-
-def _info(settings: Settings, row: AssetRow, *, published: bool) -> AssetOut:
-    return asset_out(row, published=published, metadata=document(settings, row))
-
-
-async def _readable_version(
-    session: AsyncSession, dandiset_id: int, version: str, user: User | None
-) -> Version:
-    await readable_dandiset(session, dandiset_id, user)
-    return await get_version(session, dandiset_id=dandiset_id, version=version)
-
-
-async def list_assets(
-    session: AsyncSession,
-    settings: Settings,
-    dandiset_id: int,
-    version: str,
-    user: User | None,
-    *,
-    path: str | None,
-    glob: str | None,
-    zarr: bool = False,
-    order: str,
-    with_metadata: bool,
-    offset: int,
-    limit: int,
-    first_page: bool,
-) -> tuple[list[AssetOut], int | None, bool]:
-    found = await _readable_version(session, dandiset_id, version, user)
-    rows, count = await repository.page(
-        session,
-        found,
-        path=path,
-        glob=glob,
-        zarr=zarr,
-        order=order,
-        offset=offset,
-        limit=limit,
-        with_count=first_page,
-    )
-    published = found.version != "draft"
-    items = [
-        asset_out(
-            row,
-            published=published,
-            metadata=document(settings, row) if with_metadata else None,
-        )
-        for row in rows[:limit]
-    ]
-    return items, count, len(rows) > limit
-
-
-async def _asset_in_version(
-    session: AsyncSession, dandiset_id: int, version: str, asset_id: uuid.UUID, user: User | None
-) -> tuple[Version, AssetRow]:
-    found = await _readable_version(session, dandiset_id, version, user)
-    row = await repository.in_version(session, found.id, asset_id)
-    if row is None:
-        raise NotFound("No Asset matches the given query.")
-    return found, row
-
-
-async def nested_metadata(
-    session: AsyncSession,
-    settings: Settings,
-    dandiset_id: int,
-    version: str,
-    asset_id: uuid.UUID,
-    user: User | None,
-) -> dict[str, Any]:
-    _, row = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return document(settings, row)
-
-
-async def nested_info(
-    session: AsyncSession,
-    settings: Settings,
-    dandiset_id: int,
-    version: str,
-    asset_id: uuid.UUID,
-    user: User | None,
-) -> AssetOut:
-    found, row = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return _info(settings, row, published=found.version != "draft")
-
-
-async def validation(
-    session: AsyncSession, dandiset_id: int, version: str, asset_id: uuid.UUID, user: User | None
-) -> AssetValidation:
-    _, row = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    asset = row.asset
-    errors = [
-        {"field": e.get("field", ""), "message": e.get("message", "")}
-        for e in asset.validation_errors
-    ]
-    extract = await session.get(BlobExtract, asset.blob_id) if asset.blob_id else None
-    findings = extract.findings if extract is not None else None
-    return AssetValidation.model_validate(
-        {"status": asset.status, "validation_errors": errors, "advisory_findings": findings}
-    )
-
-
-async def readable_asset(session: AsyncSession, asset_id: uuid.UUID, user: User | None) -> AssetRow:
-    """A top-level asset read: an embargoed blob or zarr, or an asset of a dandiset that is
-    not OPEN, only for admins and owners of a dandiset holding it (or, for a zarr, owning it).
-
-    The blob's flag alone is not enough: a blob may be open while the asset's own dandiset is
-    not (an unembargo that has moved it but not yet opened the dandiset; a blob shared by
-    upload dedup with an open dandiset), and the asset's path and metadata are its dandiset's.
-    A zarr's embargo is its dandiset's.
-    """
-    row = await repository.by_id(session, asset_id)
-    if row is None:
-        raise NotFound("No Asset matches the given query.")
-    embargoed = row.blob.embargoed if row.blob is not None else row.zarr_embargoed
-    restricted = embargoed or await repository.in_embargoed_dandiset(session, asset_id)
-    if restricted and not (user and await _may_read_restricted(session, row.asset, user)):
-        if user is None:
-            raise NotAuthenticated()
-        raise PermissionDenied()
-    return row
-
-
-async def _may_read_restricted(session: AsyncSession, asset: Asset, user: User) -> bool:
-    if user.is_admin or await repository.owns_a_dandiset_holding(session, asset.id, user.id):
-        return True
-    zarr_id = asset.zarr_id
-    return zarr_id is not None and await repository.owns_zarr_dandiset(session, zarr_id, user.id)
-
-
-async def top_level_metadata(
-    session: AsyncSession, settings: Settings, asset_id: uuid.UUID, user: User | None
-) -> dict[str, Any]:
-    return document(settings, await readable_asset(session, asset_id, user))
-
-
-async def top_level_info(
-    session: AsyncSession, settings: Settings, asset_id: uuid.UUID, user: User | None
-) -> AssetOut:
-    row = await readable_asset(session, asset_id, user)
-    # By id alone there is no version: a published row is served as published versions do.
-    return _info(settings, row, published=row.asset.published)
-
-
-async def download_url(
-    session: AsyncSession, storage: S3Storage, asset_id: uuid.UUID, user: User | None
-) -> str:
-    return await _presign(storage, await readable_asset(session, asset_id, user))
-
-
-async def nested_download_url(
-    session: AsyncSession,
-    storage: S3Storage,
-    dandiset_id: int,
-    version: str,
-    asset_id: uuid.UUID,
-    user: User | None,
-) -> str:
-    _, row = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return await _presign(storage, row)
-
-
-ZARR_DOWNLOAD = (
-    "Unable to provide download link for zarr assets."
-    " Please browse the zarr files directly to do so."
-)
-
-
-async def _presign(storage: S3Storage, row: AssetRow) -> str:
-    if row.blob is None:  # a zarr is many files: clients list them under /api/zarr/{id}/files/
-        raise BadRequest(ZARR_DOWNLOAD)
-    key = blob_key(row.blob.id, embargoed=row.blob.embargoed)
-    return await storage.presign_get(key, filename=posixpath.basename(row.asset.path))
-
-
-# -- changes to the draft ----------------------------------------------------------------
 
 
 async def _editable_draft(
@@ -268,8 +47,7 @@ async def _editable_draft(
     dandiset = await owned_dandiset(session, dandiset_id, user)
     if version != "draft":
         raise MethodNotAllowed("Only draft versions can be modified.")
-    if dandiset.embargo_status is EmbargoStatus.UNEMBARGOING:
-        raise BadRequest("Dandiset modification not allowed during unembargo")
+    ensure_modifiable(dandiset)
     return dandiset, await get_version(session, dandiset_id=dandiset_id, version="draft")
 
 
@@ -376,20 +154,22 @@ async def _may_join(session: AsyncSession, blob: AssetBlob, draft: Version) -> b
 async def _attach(
     session: AsyncSession, draft: Version, asset: Asset, size: int, *, delta_files: int
 ) -> None:
+    # The tree first, here and in _detach: it locks the draft's row before this request
+    # holds any other row of the draft (dandelion_common.asset_paths says why).
+    await asset_paths.add(session, draft.id, asset.path, asset.id, size)
     session.add(VersionAsset(version_id=draft.id, asset_id=asset.id, path=asset.path))
-    await paths.add(session, draft.id, asset.path, asset.id, size)
     await assets_changed(session, draft.id, files=delta_files, size=size)
 
 
 async def _detach(
     session: AsyncSession, draft: Version, asset: Asset, size: int, *, delta_files: int
 ) -> None:
+    await asset_paths.remove(session, draft.id, asset.path, size)
     await session.execute(
         delete(VersionAsset).where(
             VersionAsset.version_id == draft.id, VersionAsset.asset_id == asset.id
         )
     )
-    await paths.remove(session, draft.id, asset.path, size)
     await assets_changed(session, draft.id, files=delta_files, size=-size)
 
 
@@ -422,6 +202,7 @@ def _audit_details(asset: Asset, content: _Content) -> dict[str, Any]:
 async def create(
     session: AsyncSession,
     settings: Settings,
+    *,
     user: User,
     dandiset_id: int,
     version: str,
@@ -453,12 +234,13 @@ async def _created(
     await session.flush()
     await session.refresh(asset)
     row = content.row(asset, dandiset)
-    return _info(settings, row, published=False)
+    return asset_info(settings, row, published=False)
 
 
 async def replace(
     session: AsyncSession,
     settings: Settings,
+    *,
     user: User,
     dandiset_id: int,
     version: str,
@@ -472,7 +254,7 @@ async def replace(
     path, content, metadata = await _parse(session, body, draft)
     metadata = {**metadata, "path": path}
     if (path, metadata) == (old.asset.path, old.asset.metadata_) and content.same_as(old.asset):
-        return _info(settings, old, published=False)
+        return asset_info(settings, old, published=False)
     await _detach(session, draft, old.asset, old.size, delta_files=-1)
     await paths.check_free(session, draft.id, path)
     asset = await _add(session, draft, content, path, metadata)
@@ -483,7 +265,7 @@ async def replace(
 
 
 async def remove(
-    session: AsyncSession, user: User, dandiset_id: int, version: str, asset_id: uuid.UUID
+    session: AsyncSession, *, user: User, dandiset_id: int, version: str, asset_id: uuid.UUID
 ) -> None:
     _, draft = await _editable_draft(session, user, dandiset_id, version)
     row = await repository.in_version(session, draft.id, asset_id)
@@ -498,54 +280,3 @@ async def remove(
         {"path": row.asset.path, "asset_id": str(row.asset.id)},
     )
     emit(session, OutboxEntity.ASSET, row.asset.id, OutboxOperation.DELETE)
-
-
-async def folder(
-    session: AsyncSession,
-    storage: S3Storage,
-    dandiset_id: int,
-    version: str,
-    user: User | None,
-    prefix: str,
-    *,
-    offset: int,
-    limit: int,
-) -> tuple[list[PathNode], int]:
-    found = await _readable_version(session, dandiset_id, version, user)
-    listing = await paths.children(session, found.id, prefix.strip("/"), offset=offset, limit=limit)
-    if listing is None:
-        raise NotFound("Specified path not found.")
-    nodes, count = listing
-    urls = await _object_urls(session, storage, [n.asset_id for n in nodes if n.asset_id])
-    items = [
-        PathNode(
-            path=n.path,
-            version=found.id,
-            aggregate_files=n.aggregate_files,
-            aggregate_size=n.aggregate_size,
-            asset=PathAsset(asset_id=n.asset_id, url=urls[n.asset_id]) if n.asset_id else None,
-        )
-        for n in nodes
-    ]
-    return items, count
-
-
-async def _object_urls(
-    session: AsyncSession, storage: S3Storage, asset_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """The unsigned S3 URL of each asset: its blob (embargoed blobs live under their own
-    prefix), or its zarr's prefix in the zarr bucket."""
-    if not asset_ids:
-        return {}
-    query = (
-        select(Asset.id, AssetBlob.id, AssetBlob.embargoed, Asset.zarr_id)
-        .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
-        .where(Asset.id.in_(asset_ids))
-    )
-    urls = {}
-    for asset_id, blob_id, embargoed, zarr_id in await session.execute(query):
-        if zarr_id is not None:
-            urls[asset_id] = storage.zarr.object_url(zarr_key(zarr_id))
-        else:
-            urls[asset_id] = storage.object_url(blob_key(blob_id, embargoed=embargoed))
-    return urls
