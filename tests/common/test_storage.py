@@ -6,6 +6,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
@@ -225,3 +226,46 @@ async def test_an_unversioned_bucket_gives_no_version_ids(storage: S3Storage) ->
         assert await storage.zarr.versioning_enabled()
     finally:
         await plain.close()
+
+
+async def listings(storage: S3Storage, prefix: str) -> tuple[list[Any], ...]:
+    """What the three version listings give, page by page."""
+    latest = [page async for page in storage.latest_versions(prefix)]
+    after_a = [page async for page in storage.latest_versions(prefix, after=f"{prefix}a")]
+    versions = [page async for page in storage.versions(prefix)]
+    return latest, after_a, versions, [await storage.count_versions(prefix)]
+
+
+async def test_version_listings_page_past_one_listing_request(
+    storage: S3Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two entries per ListObjectVersions request: a key's versions straddle pages, and every
+    listing still sees each version, marker and current object once, as in one page."""
+    zarrs, prefix = storage.zarr, zarr_key(uuid.uuid4())
+    for n in range(3):
+        await zarrs.put(f"{prefix}a", b"a%d" % n)
+    await zarrs.put(f"{prefix}b", b"b")
+    await zarrs.delete_many([f"{prefix}b"])  # a delete marker on top of b's one version
+    await zarrs.put(f"{prefix}c", b"c")
+    await zarrs.put(f"{prefix}c", b"c1")
+    whole = await listings(zarrs, prefix)
+    monkeypatch.setattr(zarrs, "LIST_PAGE", 2)
+    paged = await listings(zarrs, prefix)
+
+    latest, after_a, versions, counts = paged
+    assert len(versions) == 4  # 7 entries, 2 a page
+    flat = [v for page in versions for v in page]
+    assert [v.key[len(prefix) :] for v in flat] == ["a", "a", "a", "b", "b", "c", "c"]
+    assert [v.key[len(prefix) :] for v in flat if v.delete_marker] == ["b"]
+    assert len({v.version_id for v in flat}) == 7
+    current = [(o.key[len(prefix) :], o.size) for page in latest for o in page]
+    assert current == [("a", 2), ("c", 2)]
+    assert [o.key for page in after_a for o in page] == [f"{prefix}c"]
+    assert {o.version_id for page in latest for o in page} == {
+        v.version_id for v in flat if v.is_latest and not v.delete_marker
+    }
+    assert counts == [(6, 1)]
+    for one, many in zip(whole, paged, strict=True):  # a key's entries may come in any order
+        assert sorted(map(repr, (x for page in one for x in page))) == sorted(
+            map(repr, (x for page in many for x in page))
+        )

@@ -1,10 +1,11 @@
-"""Listings of the zarr bucket: a page of current objects (the API's file listing), current
-versions (snapshots), every version and delete marker (garbage collection), their counts, and
-deleting versions for good."""
+"""Listings of the zarr bucket: a page of current objects (the API's file listing) and, through
+one ListObjectVersions paging loop, current versions (snapshots), every version and delete
+marker (garbage collection), their counts, and deleting versions for good."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -89,52 +90,48 @@ class Listings(StorageCore):
         ]
         return objects, bool(response.get("IsTruncated"))
 
+    async def _version_pages(
+        self, prefix: str, *, after: str | None = None
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Every ListObjectVersions answer under `prefix` (after the key `after`), in order:
+        the one paging loop of the version listings below."""
+        markers: dict[str, str] = {"KeyMarker": after} if after else {}
+        while True:
+            page = await self._call(
+                "list_object_versions", Prefix=prefix, MaxKeys=self.LIST_PAGE, **markers
+            )
+            yield page
+            if not page.get("IsTruncated"):
+                return
+            markers = {"KeyMarker": str(page["NextKeyMarker"])}
+            if page.get("NextVersionIdMarker"):
+                markers["VersionIdMarker"] = str(page["NextVersionIdMarker"])
+
     async def latest_versions(
         self, prefix: str, *, after: str | None = None
     ) -> AsyncIterator[list[ListedObject]]:
         """Every current object under `prefix` (and after the key `after`) with its version
         id, a page at a time (a versioned bucket: delete markers and older versions are
         skipped)."""
-        markers: dict[str, str] = {"KeyMarker": after} if after else {}
-        while True:
-            response = await self._call(
-                "list_object_versions", Prefix=prefix, MaxKeys=self.LIST_PAGE, **markers
-            )
-            yield [_current(v) for v in response.get("Versions", []) if v.get("IsLatest")]
-            if not response.get("IsTruncated"):
-                return
-            markers = {"KeyMarker": str(response["NextKeyMarker"])}
-            if response.get("NextVersionIdMarker"):
-                markers["VersionIdMarker"] = str(response["NextVersionIdMarker"])
+        async with aclosing(self._version_pages(prefix, after=after)) as pages:
+            async for page in pages:
+                yield [_current(v) for v in page.get("Versions", []) if v.get("IsLatest")]
 
     async def versions(self, prefix: str) -> AsyncIterator[list[ObjectVersion]]:
         """Every version and delete marker under `prefix`, a page at a time, in key order (a
         key's versions may continue on the next page)."""
-        paging: dict[str, str] = {}
-        while True:
-            response = await self._call(
-                "list_object_versions", Prefix=prefix, MaxKeys=self.LIST_PAGE, **paging
-            )
-            yield _versions(response)
-            if not response.get("IsTruncated"):
-                return
-            paging = {"KeyMarker": str(response["NextKeyMarker"])}
-            if response.get("NextVersionIdMarker"):
-                paging["VersionIdMarker"] = str(response["NextVersionIdMarker"])
+        async with aclosing(self._version_pages(prefix)) as pages:
+            async for page in pages:
+                yield _versions(page)
 
     async def count_versions(self, prefix: str) -> tuple[int, int]:
         """(object versions, delete markers) under `prefix`: what a versioned bucket holds."""
         versions = markers = 0
-        paging: dict[str, str] = {}
-        while True:
-            response = await self._call("list_object_versions", Prefix=prefix, **paging)
-            versions += len(response.get("Versions", []))
-            markers += len(response.get("DeleteMarkers", []))
-            if not response.get("IsTruncated"):
-                return versions, markers
-            paging = {"KeyMarker": str(response["NextKeyMarker"])}
-            if response.get("NextVersionIdMarker"):
-                paging["VersionIdMarker"] = str(response["NextVersionIdMarker"])
+        async with aclosing(self._version_pages(prefix)) as pages:
+            async for page in pages:
+                versions += len(page.get("Versions", []))
+                markers += len(page.get("DeleteMarkers", []))
+        return versions, markers
 
     async def delete_versions(self, versions: Sequence[tuple[str, str]]) -> None:
         """Delete (key, version id) pairs for good, a thousand per request."""
