@@ -38,14 +38,11 @@ class MultipartUploads(StorageCore):
         response = await self._call("create_multipart_upload", Key=key, **extra)
         return str(response["UploadId"])
 
-    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
-        await self._call("abort_multipart_upload", Key=key, UploadId=upload_id)
-
     async def abort_multipart_upload_if_exists(self, key: str, upload_id: str) -> bool:
         """Abort an upload; False if S3 does not know it (some servers, SeaweedFS among them,
         also accept aborting an upload that is already aborted or completed)."""
         try:
-            await self.abort_multipart_upload(key, upload_id)
+            await self._call("abort_multipart_upload", Key=key, UploadId=upload_id)
         except StorageError as exc:
             if error_code(exc.__cause__) in ("NoSuchUpload", "404", "NotFound"):
                 return False
@@ -79,13 +76,6 @@ class MultipartUploads(StorageCore):
                 return
             seen.add(position)
 
-    async def presign_upload_part(self, key: str, upload_id: str, part_number: int) -> str:
-        return await self._presign(
-            "upload_part",
-            {"Key": key, "UploadId": upload_id, "PartNumber": part_number},
-            self.settings.upload_url_expiry_seconds,
-        )
-
     def presign_upload_parts(self, key: str, upload_id: str, part_numbers: list[int]) -> list[str]:
         """Presigned UploadPart URLs for many parts at once, byte-identical to botocore's."""
         settings = self.settings
@@ -103,7 +93,7 @@ class MultipartUploads(StorageCore):
         return [signer.url(n) for n in part_numbers]
 
     async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
-        """Upload one part from this process (tools and benchmarks; clients use presigned URLs)."""
+        """Upload one part from this process (manifests, tools; clients use presigned URLs)."""
         response = await self._call(
             "upload_part", Key=key, UploadId=upload_id, PartNumber=number, Body=data
         )

@@ -62,11 +62,6 @@ class Objects(StorageCore):
     async def delete_tags(self, key: str) -> None:
         await self._call("delete_object_tagging", Key=key)
 
-    async def tags(self, key: str) -> dict[str, str]:
-        """The object's S3 tags (the embargo tag among them)."""
-        response = await self._call("get_object_tagging", Key=key)
-        return {str(t["Key"]): str(t["Value"]) for t in response.get("TagSet", [])}
-
     def object_url(self, key: str) -> str:
         return bucket_url(self.settings, self.bucket, key)
 

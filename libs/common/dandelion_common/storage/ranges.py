@@ -77,12 +77,6 @@ class RangeReads(StorageCore):
         """A GET URL on the endpoint the services use (workers reading blobs by HTTP range)."""
         return await self._presign("get_object", {"Key": key}, expires, client=self._client)
 
-    async def read_range(self, key: str, start: int, end: int) -> bytes:
-        """Bytes `start..end` inclusive, as HTTP Range counts them."""
-        response = await self._call("get_object", Key=key, Range=f"bytes={start}-{end}")
-        async with response["Body"] as body:
-            return bytes(await body.read())
-
     async def object_chunks(
         self, key: str, size: int, *, start: int = 0
     ) -> AsyncGenerator[memoryview, None]:
