@@ -9,7 +9,6 @@ URLs it hands out (to clients, and to the NWB readers of the extract and inspect
 from dandelion_common.storage.client import S3Storage
 from dandelion_common.storage.keys import (
     EMBARGOED_PREFIX,
-    ZARR_PREFIX,
     blob_key,
     manifest_key,
     object_url,
@@ -21,7 +20,6 @@ from dandelion_common.storage.objects import ObjectInfo
 
 __all__ = [
     "EMBARGOED_PREFIX",
-    "ZARR_PREFIX",
     "ListedObject",
     "MultipartUploadInfo",
     "ObjectInfo",
