@@ -27,6 +27,7 @@ from localstack import (
     service_env,
 )
 from nwbfiles import write_nwb
+from s3 import read_range
 
 from dandelion_common.devstack.ephemeral import ServerUrls
 from dandelion_common.storage import S3Storage
@@ -154,6 +155,6 @@ async def _read(servers: ServerUrls, key: str) -> bytes | None:
     storage = await S3Storage.connect(s3_settings(servers))
     try:
         info = await storage.head(key)
-        return None if info is None else await storage.read_range(key, 0, info.size - 1)
+        return None if info is None else await read_range(storage, key, 0, info.size - 1)
     finally:
         await storage.close()

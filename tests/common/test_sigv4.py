@@ -55,4 +55,4 @@ async def test_s3_accepts_our_part_urls(storage: S3Storage) -> None:
         assert (await http.put(urls[0], content=b"x" * 10)).status_code == 200
         forged = urls[1].replace("partNumber=2", "partNumber=3")
         assert (await http.put(forged, content=b"y")).status_code == 403
-    await storage.abort_multipart_upload(key, upload_id)
+    assert await storage.abort_multipart_upload_if_exists(key, upload_id)

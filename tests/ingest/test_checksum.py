@@ -20,13 +20,13 @@ from dandelion_common.db.session import Database
 from dandelion_common.errors import StorageError, StorageUnavailable
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import Settings
-from dandelion_common.storage import S3Storage, blob_key
+from dandelion_common.storage import S3Storage, blob_key, ranges
 from dandelion_ingest import checksum
 from dandelion_ingest.checksum import Checkpoint, ResumableSha256, checkpoint_key
 
 DATA = os.urandom(10_000)
 CHUNK = 256 * 1024
-READ_RANGE = checksum._read_range
+READ_RANGE = ranges._read_range
 Store = Callable[[bytes], Awaitable[AssetBlob]]
 
 
@@ -119,7 +119,7 @@ def ctx(
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Many chunks and checkpoints from a few MiB."""
-    monkeypatch.setattr(checksum, "CHUNK_BYTES", CHUNK)
+    monkeypatch.setattr(ranges, "CHUNK_BYTES", CHUNK)
     monkeypatch.setattr(checksum, "CHECKPOINT_BYTES", 2 * CHUNK)
 
 
@@ -151,7 +151,7 @@ def counting_reads(monkeypatch: pytest.MonkeyPatch, *, fail_from: int | None = N
         offsets.append(offset)
         await READ_RANGE(session, storage, key, offset, view)
 
-    monkeypatch.setattr(checksum, "_read_range", counted)
+    monkeypatch.setattr(ranges, "_read_range", counted)
     return offsets
 
 

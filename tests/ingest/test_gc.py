@@ -152,7 +152,9 @@ async def test_an_upload_already_aborted_in_s3_is_still_cleared(
     session: AsyncSession, storage: S3Storage, dandiset: Dandiset
 ) -> None:
     upload = await start_upload(session, storage, dandiset, created=OLD_UPLOAD)
-    await storage.abort_multipart_upload(blob_key(upload.id), upload.multipart_upload_id)
+    assert await storage.abort_multipart_upload_if_exists(
+        blob_key(upload.id), upload.multipart_upload_id
+    )
 
     report = await collect(session, storage, GC, now=NOW)
 
@@ -180,7 +182,7 @@ async def test_an_s3_upload_without_a_row_is_aborted_once_old(
     assert report.untracked_uploads.total_bytes is None
     assert not await in_progress(storage, key, multipart_id)
     assert await in_progress(storage, elsewhere, foreign_id)  # not under the blob prefixes
-    await storage.abort_multipart_upload(elsewhere, foreign_id)
+    assert await storage.abort_multipart_upload_if_exists(elsewhere, foreign_id)
 
 
 async def test_an_upload_row_keeps_its_s3_upload_out_of_the_untracked_sweep(

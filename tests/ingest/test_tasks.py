@@ -27,7 +27,7 @@ from dandelion_common.jobs.contracts import (
 )
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import Settings
-from dandelion_common.storage import S3Storage, blob_key
+from dandelion_common.storage import S3Storage, blob_key, ranges
 from dandelion_ingest import checksum
 from dandelion_ingest.tasks import validate_asset, validate_version
 
@@ -208,7 +208,7 @@ async def test_sha256_streams_the_object_and_releases_waiting_assets(
     )
     blob = await session.get(AssetBlob, asset.blob_id)
     assert blob is not None
-    content = os.urandom(3 * checksum.CHUNK_BYTES // 2 + 7)  # several ranged reads, a ragged end
+    content = os.urandom(3 * ranges.CHUNK_BYTES // 2 + 7)  # several ranged reads, a ragged end
     blob.size = len(content)
     await session.flush()
     await storage.put(blob_key(blob.id), content)

@@ -1,9 +1,9 @@
 """The sha256 job: one streaming pass over a new blob, resumable after a crash, then the assets
 waiting for it.
 
-Speed: the object is read with pipelined ranged GETs straight into a few reused buffers (no
-per-chunk allocation or join, one copy out of aiohttp's socket reads) and hashed in a thread,
-which overlaps the reads because OpenSSL hashes without holding the GIL.
+Speed: the object comes from `S3Storage.object_chunks` (pipelined ranged GETs into a few reused
+buffers; `dandelion_common.storage.ranges` has the measurements) and is hashed in a thread, which
+overlaps the reads because OpenSSL hashes without holding the GIL.
 
 Resumption: hashlib cannot export its state, so the digest runs on OpenSSL's own SHA256_CTX
 through ctypes (the libcrypto hashlib itself uses, at the same speed). Every CHECKPOINT_BYTES the
@@ -25,13 +25,10 @@ import logging
 import sys
 import time
 import uuid
-from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
-from contextlib import aclosing, asynccontextmanager
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiohttp
 from arq.connections import ArqRedis
 from arq.worker import Retry
 
@@ -45,19 +42,12 @@ from dandelion_ingest.readiness import release_waiting_assets
 
 logger = logging.getLogger("dandelion.ingest.checksum")
 
-# Large GETs: the S3 server's CPU per byte falls with the range size (SeaweedFS spends ~1.4x
-# on 8 MiB ranges what it spends on 32 MiB ones), and on a small box it shares the cores with
-# the hasher. Memory: READS_IN_FLIGHT + 1 buffers per running job, 128 MiB.
-CHUNK_BYTES = 32 * 1024 * 1024
-READS_IN_FLIGHT = 3
 CHECKPOINT_BYTES = 256 * 1024 * 1024
 CHECKPOINT_TTL_SECONDS = 3 * 24 * 3600
 CHECKPOINT_VERSION = 1
-URL_EXPIRY_SECONDS = 900
 RETRY_SECONDS = 10
 
 Bytes = bytes | bytearray | memoryview
-Read = Callable[[int, memoryview], Coroutine[Any, Any, None]]
 
 
 class _Sha256Ctx(ctypes.Structure):
@@ -304,86 +294,12 @@ class _Checkpointed(Progress):
         self.saved_at = self.offset
 
 
-async def _read_range(
-    session: aiohttp.ClientSession, storage: S3Storage, key: str, offset: int, view: memoryview
-) -> None:
-    """Fill `view` with the object's bytes from `offset`: each socket read is copied once into
-    `view`; nothing is joined into a new bytes object (which costs page faults at 16 MiB)."""
-    # Signed per GET (under a millisecond), so no URL can expire during a long run.
-    url = await storage.presign_internal_get(key, expires=URL_EXPIRY_SECONDS)
-    headers = {"Range": f"bytes={offset}-{offset + len(view) - 1}"}
-    filled = 0
-    try:
-        async with session.get(url, headers=headers) as response:
-            if response.status != 206:
-                error = StorageUnavailable if response.status >= 500 else StorageError
-                raise error(f"S3 GET {key} answered {response.status} to a range request")
-            async for data in response.content.iter_any():
-                if filled + len(data) > len(view):
-                    raise StorageError(f"S3 GET {key} sent more than the range asked")
-                view[filled : filled + len(data)] = data
-                filled += len(data)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise StorageUnavailable(f"S3 GET {key} failed: {exc}") from exc
-    if filled != len(view):
-        raise StorageUnavailable(f"S3 GET {key} ended after {filled} of {len(view)} bytes")
-
-
-@asynccontextmanager
-async def _reader(storage: S3Storage, key: str) -> AsyncIterator[Read]:
-    """Ranged reads by presigned URL on plain aiohttp. Reading 2 GiB so costs this process
-    ~1.3 CPU-seconds, against ~2.6 through aiobotocore's get_object (which builds a new bytes
-    per GET) and ~1.4 for the hashing itself: on a small box every CPU-second counts."""
-    seconds = storage.settings.timeout_seconds
-    timeout = aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds)
-    connector = aiohttp.TCPConnector(limit=READS_IN_FLIGHT)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, auto_decompress=False
-    ) as session:
-        yield functools.partial(_read_range, session, storage, key)
-
-
-async def object_chunks(
-    storage: S3Storage, key: str, size: int, *, start: int = 0
-) -> AsyncGenerator[memoryview, None]:
-    """The object's bytes from `start` on, in order, as views of READS_IN_FLIGHT + 1 reused
-    buffers: while the caller holds one view, the next READS_IN_FLIGHT GETs fill the others.
-    A view is valid until the caller asks for the next one."""
-    async with _reader(storage, key) as read:
-        offsets = iter(range(start, size, CHUNK_BYTES))
-        pending: deque[tuple[asyncio.Task[None], bytearray, memoryview]] = deque()
-
-        def read_next(buffer: bytearray | None) -> None:
-            offset = next(offsets, None)
-            if offset is not None:
-                if buffer is None:
-                    buffer = bytearray(min(CHUNK_BYTES, size - start))
-                view = memoryview(buffer)[: min(CHUNK_BYTES, size - offset)]
-                pending.append((asyncio.create_task(read(offset, view)), buffer, view))
-
-        for _ in range(READS_IN_FLIGHT):
-            read_next(None)
-        spare: bytearray | None = None
-        try:
-            while pending:
-                task, buffer, view = pending[0]
-                await task
-                pending.popleft()
-                read_next(spare)
-                yield view
-                spare = buffer
-        finally:
-            for task, _, _ in pending:
-                task.cancel()
-            await asyncio.gather(*(task for task, _, _ in pending), return_exceptions=True)
-
-
 async def stream_sha256(
     storage: S3Storage, key: str, size: int, progress: Progress | None = None
 ) -> str:
     """SHA-256 of an object read once, in order, continuing from `progress` if given."""
     progress = progress or Progress()
-    chunks = object_chunks(storage, key, size, start=progress.offset)
+    chunks = storage.object_chunks(key, size, start=progress.offset)
     async with aclosing(chunks):
         async for view in chunks:
             await progress.advance(view)

@@ -13,6 +13,7 @@ import pytest
 from arq.jobs import Job, JobStatus
 from conftest import auth
 from factories import create_dandiset, create_user
+from s3 import object_tags
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import EmbargoStatus, UserStatus, ZarrStatus
@@ -372,7 +373,7 @@ async def test_an_embargoed_dandisets_files_are_tagged_as_embargoed(
     headers = {"Content-MD5": b64md5(b"secret"), "x-amz-tagging": "embargoed=true"}
     async with httpx.AsyncClient(timeout=60) as s3:
         assert (await s3.put(url, content=b"secret", headers=headers)).status_code == 200
-    assert await storage.zarr.tags(zarr_key(zarr_id, "0")) == {"embargoed": "true"}
+    assert await object_tags(storage.zarr, zarr_key(zarr_id, "0")) == {"embargoed": "true"}
 
 
 @pytest.mark.parametrize(
