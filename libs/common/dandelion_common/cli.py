@@ -86,7 +86,12 @@ def worker(queue: str) -> None:
     cron_jobs = getattr(module, "CRON_JOBS", ())
     checks = getattr(module, "STARTUP_CHECKS", ())
     build_worker(
-        module.QUEUE, module.FUNCTIONS, settings, cron_jobs=cron_jobs, startup_checks=checks
+        module.QUEUE,
+        module.FUNCTIONS,
+        settings,
+        resources=module.RESOURCES,
+        cron_jobs=cron_jobs,
+        startup_checks=checks,
     ).run()
 
 

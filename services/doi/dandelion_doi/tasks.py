@@ -24,9 +24,9 @@ from dandelion_common.db.enums import DoiState, DoiTarget
 from dandelion_common.db.models import Dandiset, Doi, Version
 from dandelion_common.dois import concept_doi, version_doi
 from dandelion_common.jobs.contracts import SYNC_DOI, DoiRef
+from dandelion_common.jobs.resources import worker_resources
 from dandelion_common.jobs.worker import (
     Context,
-    close_at_shutdown,
     handler,
     job_session,
     retry_delay,
@@ -41,6 +41,7 @@ from dandelion_doi.exceptions import (
     PayloadInvalid,
 )
 from dandelion_doi.payloads import concept_attributes, version_attributes
+from dandelion_doi.resources import DoiResources
 
 logger = logging.getLogger("dandelion.doi")
 
@@ -53,19 +54,6 @@ class Plan:
     target: DoiTarget
     state: DoiState
     attributes: dict[str, Any] | None
-
-
-def client(ctx: Context) -> DataCiteClient:
-    """The worker's DataCite client, made on first use."""
-    if "datacite" not in ctx:
-        settings: Settings = ctx["settings"]
-        timeout = settings.doi.timeout_seconds
-        ctx["datacite"] = DataCiteClient(
-            settings.doi, publish=settings.doi.publish, read_timeout=timeout
-        )
-        close_at_shutdown(ctx, ctx["datacite"].aclose)
-    made: DataCiteClient = ctx["datacite"]
-    return made
 
 
 def landing_url(settings: Settings, dandiset_id: int, version: str | None = None) -> str:
@@ -160,8 +148,11 @@ async def _record(ctx: Context, doi: str, **values: Any) -> None:
 
 @handler(SYNC_DOI)
 async def sync_doi(ctx: Context, payload: DoiRef) -> str:
-    settings: Settings = ctx["settings"]
-    if not settings.doi.minting:
+    """Bring one DOI in step with DataCite: read and plan in one step, call DataCite outside
+    any transaction, record the answer in another step."""
+    resources = worker_resources(ctx, DoiResources)
+    settings, datacite = resources.settings, resources.datacite
+    if datacite is None:
         return "DOI minting is disabled"
     started = datetime.now(UTC)
     async with job_session(ctx) as session:
@@ -175,7 +166,7 @@ async def sync_doi(ctx: Context, payload: DoiRef) -> str:
     if isinstance(step, str):
         return step
     try:
-        state = await apply(client(ctx), step)
+        state = await apply(datacite, step)
     except DataCiteUnavailable as exc:
         await _record(ctx, payload.doi, attempts=Doi.attempts + 1, error=str(exc))
         delay = max(exc.retry_after or 0.0, retry_delay(ctx.get("job_try", 1)))
@@ -223,7 +214,8 @@ async def discover(session: AsyncSession, settings: Settings) -> None:
 async def reconcile(ctx: Context) -> int:
     """Bring the rows in line with the archive, then ask again for every DOI that is not in
     step and has not been refused."""
-    settings: Settings = ctx["settings"]
+    resources = worker_resources(ctx, DoiResources)
+    settings = resources.settings
     if not settings.doi.minting:
         return 0
     async with job_session(ctx) as session:
@@ -234,7 +226,7 @@ async def reconcile(ctx: Context) -> int:
         )
         dois = list(await session.scalars(behind))
     for doi in dois:
-        await ctx["queue"].enqueue(SYNC_DOI, DoiRef(doi=doi))
+        await resources.queue.enqueue(SYNC_DOI, DoiRef(doi=doi))
     return len(dois)
 
 

@@ -6,8 +6,10 @@ from arq.worker import Function
 
 from dandelion_common.jobs.contracts import Queue
 from dandelion_common.jobs.worker import CronFactory, ping_handler
+from dandelion_doi.resources import DoiResources
 from dandelion_doi.tasks import reconcile_cron, sync_doi
 
 QUEUE = Queue.DOI
+RESOURCES = DoiResources
 FUNCTIONS: list[Function] = [ping_handler(QUEUE), sync_doi]
 CRON_JOBS: list[CronFactory] = [reconcile_cron]

@@ -39,6 +39,7 @@ from dandelion_common.jobs.worker import Context, handler, job_session
 from dandelion_common.settings import WorkerSettings
 from dandelion_common.storage import S3Storage, blob_key
 from dandelion_ingest.readiness import release_waiting_assets
+from dandelion_ingest.resources import ingest_resources
 
 logger = logging.getLogger("dandelion.ingest.checksum")
 
@@ -314,16 +315,17 @@ def _deadline(settings: WorkerSettings) -> float:
 
 async def _checksum(ctx: Context, blob: _Blob) -> str:
     """The blob's SHA-256, from its checkpoint if one fits; arq retries interrupted runs."""
-    redis: ArqRedis = ctx["queue"].redis
+    resources = ingest_resources(ctx)
+    redis: ArqRedis = resources.queue.redis
     resume = await _load_checkpoint(redis, blob)
     if resume is not None:
         logger.info(
             "sha256 resumes from a checkpoint",
             extra={"blob_id": str(blob.id), "offset": resume.offset},
         )
-    progress = _Checkpointed(redis, blob, resume, _deadline(ctx["settings"].worker))
+    progress = _Checkpointed(redis, blob, resume, _deadline(resources.settings.worker))
     try:
-        checksum = await stream_sha256(ctx["storage"], blob.key, blob.size, progress)
+        checksum = await stream_sha256(resources.storage, blob.key, blob.size, progress)
     except (StorageUnavailable, _OutOfTime) as exc:
         await progress.save()  # between chunks here, so the state matches the offset
         defer = RETRY_SECONDS if isinstance(exc, StorageUnavailable) else None
@@ -367,5 +369,5 @@ async def sha256(ctx: Context, payload: BlobRef) -> str:
         blob.sha256 = checksum
         await release_waiting_assets(session, blob)
     # After the commit: a crash before this line leaves a checkpoint that expires unused.
-    await ctx["queue"].redis.delete(checkpoint_key(target.id))
+    await ingest_resources(ctx).queue.redis.delete(checkpoint_key(target.id))
     return checksum

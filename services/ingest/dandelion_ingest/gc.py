@@ -71,6 +71,7 @@ from dandelion_common.storage import (
     blob_key,
     zarr_key,
 )
+from dandelion_ingest.resources import ingest_resources
 
 logger = logging.getLogger("dandelion.ingest.gc")
 
@@ -376,10 +377,15 @@ async def _delete_versions(
 
 async def collect_garbage(ctx: Context) -> dict[str, Any]:
     """One scheduled run: a batch of each kind, committed once at the end (safe to repeat)."""
-    settings: Settings = ctx["settings"]
+    resources = ingest_resources(ctx)
+    settings = resources.settings
     async with job_session(ctx) as session:
         report = await collect(
-            session, ctx["storage"], settings.gc, now=datetime.now(UTC), dry_run=False
+            session,
+            resources.storage,
+            settings.gc,
+            now=datetime.now(UTC),
+            dry_run=False,
         )
     counts = {
         "uploads": report.uploads.count,

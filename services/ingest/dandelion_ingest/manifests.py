@@ -32,6 +32,7 @@ from dandelion_common.jobs.worker import Context, handler, job_session
 from dandelion_common.metadata import any_asset_full_metadata
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, manifest_key
+from dandelion_ingest.resources import ingest_resources
 
 BATCH = 2000
 PART_BYTES = 16 * 1024 * 1024  # S3 parts must be at least 5 MiB, except the last
@@ -170,10 +171,11 @@ async def write_manifests(
 
 @handler(WRITE_MANIFESTS)
 async def manifests(ctx: Context, payload: VersionRef) -> str:
-    settings: Settings = ctx["settings"]
+    resources = ingest_resources(ctx)
+    settings = resources.settings
     async with job_session(ctx) as session:
         version = await session.get(Version, payload.version_id)
         if version is None or version.version == "draft":
             return "gone"
-        await write_manifests(session, settings, ctx["storage"], version)
+        await write_manifests(session, settings, resources.storage, version)
     return f"{version.dandiset_id:06}/{version.version}"

@@ -45,6 +45,7 @@ from dandelion_common.metadata import (
 from dandelion_common.outbox import emit, emit_assets_of
 from dandelion_common.settings import Settings
 from dandelion_common.storage import manifest_key, object_url
+from dandelion_ingest.resources import ingest_resources
 from dandelion_ingest.summary import aggregate
 
 logger = logging.getLogger("dandelion.ingest.publish")
@@ -196,7 +197,7 @@ def _after_publish(session: AsyncSession, published: Version, draft: Version) ->
 
 @handler(PUBLISH_VERSION)
 async def publish(ctx: Context, payload: PublishRequest) -> str:
-    settings: Settings = ctx["settings"]
+    settings: Settings = ingest_resources(ctx).settings
     async with job_session(ctx) as session:
         published = await publish_draft(session, settings, payload)
         if published is None:

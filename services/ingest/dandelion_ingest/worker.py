@@ -14,11 +14,13 @@ from dandelion_ingest.gc import gc_cron
 from dandelion_ingest.manifests import manifests
 from dandelion_ingest.publish import publish
 from dandelion_ingest.reconcile import reconcile_cron
+from dandelion_ingest.resources import IngestResources
 from dandelion_ingest.summary import summarize_version
 from dandelion_ingest.tasks import validate_asset, validate_version
 from dandelion_ingest.zarr import check_zarr_bucket_versioned, ingest_zarr
 
 QUEUE = Queue.INGEST
+RESOURCES = IngestResources
 FUNCTIONS: list[Function] = [
     ping_handler(QUEUE),
     sha256,

@@ -6,10 +6,11 @@ from arq.cron import CronJob, cron
 from arq.worker import Function
 
 from dandelion_common.jobs.contracts import JobContract, Payload, Queue
-from dandelion_common.jobs.worker import Context, close_at_shutdown, handler
+from dandelion_common.jobs.resources import worker_resources
+from dandelion_common.jobs.worker import Context, handler
 from dandelion_common.settings import Settings
-from dandelion_search.backends import SearchBackend, make_backend
 from dandelion_search.indexer import drain
+from dandelion_search.resources import SearchWorkerResources
 
 
 class DrainRequest(Payload):
@@ -20,18 +21,10 @@ class DrainRequest(Payload):
 DRAIN_OUTBOX = JobContract("drain_outbox", Queue.SEARCH, DrainRequest, key=lambda _: "all")
 
 
-def search_backend(ctx: Context) -> SearchBackend:
-    """One backend per worker process, made on first use from the worker's settings."""
-    backend: SearchBackend | None = ctx.get("search_backend")
-    if backend is None:
-        backend = ctx["search_backend"] = make_backend(ctx["settings"], ctx["db"])
-        close_at_shutdown(ctx, backend.close)
-    return backend
-
-
 async def drain_outbox(ctx: Context) -> int:
     """Index every committed change waiting in the outbox; returns the rows processed."""
-    return await drain(ctx["db"], search_backend(ctx))
+    resources = worker_resources(ctx, SearchWorkerResources)
+    return await drain(resources.db, resources.search)
 
 
 @handler(DRAIN_OUTBOX)

@@ -1,11 +1,10 @@
-"""The consumer side: an arq worker per service queue, with clients built at startup, a
-per-process health key, Prometheus metrics, and `job_session` as the one commit point of a
-job."""
+"""The consumer side: an arq worker per service queue, with its typed clients built at
+startup (`jobs.resources`), a per-process health key, Prometheus metrics, and `job_session`
+as the one commit point of a job step."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import socket
@@ -20,17 +19,17 @@ from arq.cron import CronJob
 from arq.worker import Function, Worker, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_common.db.session import Database
 from dandelion_common.errors import TRANSIENT_ERRORS
+from dandelion_common.jobs import resources as _resources
 from dandelion_common.jobs.buffer import flush_committed_jobs
 from dandelion_common.jobs.contracts import JobContract, P, PingPayload, Queue, ping_contract
 from dandelion_common.jobs.metrics import JobMetrics, Stopping, instrument, serve_metrics
-from dandelion_common.jobs.queue import REDIS_UNAVAILABLE, JobQueue, arq_redis_settings
+from dandelion_common.jobs.queue import REDIS_UNAVAILABLE, arq_redis_settings
+from dandelion_common.jobs.resources import RESOURCES_KEY, WorkerResources, worker_resources
 from dandelion_common.schema import configure_dandischema
 from dandelion_common.settings import Settings
-from dandelion_common.storage import S3Storage
 
-Context = dict[str, Any]
+Context = _resources.Context  # job modules take the worker's vocabulary from this module
 logger = logging.getLogger("dandelion.jobs")
 RETRY_MAX_SECONDS = 60
 Handler = Callable[[Context, P], Awaitable[Any]]
@@ -86,21 +85,14 @@ def ping_handler(queue: Queue) -> Function:
 
 @asynccontextmanager
 async def job_session(ctx: Context) -> AsyncIterator[AsyncSession]:
-    """A session for one job: commits once when the block ends, then sends buffered jobs."""
-    db: Database = ctx["db"]
-    async with db.session() as session:
+    """A session for one job step: commits once when the block ends, then sends the jobs it
+    buffered. Remote I/O (S3, DataCite, an NWB read) belongs outside the block, never inside
+    it: a transaction held across it holds its row locks and a pooled connection for as long."""
+    resources = worker_resources(ctx, WorkerResources)
+    async with resources.db.session() as session:
         yield session
         await session.commit()
-    await flush_committed_jobs(session, ctx["queue"])
-
-
-async def _startup(ctx: Context) -> None:
-    settings: Settings = ctx["settings"]
-    ctx["db"] = Database.connect(
-        settings.postgres, application_name=f"dandelion-{ctx['queue_name']}"
-    )
-    ctx["queue"] = JobQueue(ctx["redis"])
-    ctx["storage"] = await S3Storage.connect(settings.s3)
+    await flush_committed_jobs(session, resources.queue)
 
 
 async def _start_metrics(ctx: Context) -> None:
@@ -114,8 +106,9 @@ async def _start_metrics(ctx: Context) -> None:
 
 
 async def _on_startup(ctx: Context) -> None:
-    if ctx["with_clients"]:
-        await _startup(ctx)
+    kind: type[WorkerResources] | None = ctx["resources_kind"]
+    if kind is not None:
+        ctx[RESOURCES_KEY] = await kind.open(ctx["settings"], ctx["redis"], name=ctx["queue_name"])
         for check in ctx["startup_checks"]:
             await check(ctx)
     await _start_metrics(ctx)
@@ -124,24 +117,8 @@ async def _on_startup(ctx: Context) -> None:
 async def _on_shutdown(ctx: Context) -> None:
     if "metrics_server" in ctx:
         await ctx.pop("metrics_server").cleanup()
-    if ctx["with_clients"]:
-        await _shutdown(ctx)
-
-
-def close_at_shutdown(ctx: Context, close: Callable[[], Awaitable[None] | None]) -> None:
-    """Register a client a job made on first use; the worker closes it when it stops."""
-    ctx.setdefault("closers", []).append(close)
-
-
-async def _shutdown(ctx: Context) -> None:
-    for close in reversed(ctx.pop("closers", [])):
-        result = close()
-        if inspect.isawaitable(result):
-            await result
-    if "storage" in ctx:
-        await ctx["storage"].close()
-    if "db" in ctx:
-        await ctx["db"].dispose()
+    if RESOURCES_KEY in ctx:
+        await ctx.pop(RESOURCES_KEY).close()
 
 
 REDIS_RETRY_SECONDS = 1.0
@@ -193,13 +170,11 @@ def build_worker(
     startup_checks: Sequence[StartupCheck] = (),
     burst: bool = False,
     redis_pool: ArqRedis | None = None,
-    with_clients: bool = True,
+    resources: type[WorkerResources] | None = WorkerResources,
     handle_signals: bool = True,
 ) -> Worker:
-    """An arq worker for `queue`, running `cron_jobs` as scheduled by `settings`.
-
-    `with_clients=False` skips database and S3 (tests, ping).
-    """
+    """An arq worker for `queue`, running `cron_jobs` as scheduled by `settings`, its jobs
+    given the clients of `resources` (built at startup; None builds none: tests, ping)."""
     queue_name = queue.redis_name if isinstance(queue, Queue) else queue
     key = health_key(queue)
     configure_dandischema(settings.instance)  # before any job imports dandischema.models
@@ -209,7 +184,7 @@ def build_worker(
         "queue_name": queue_name,
         "health_key": key,
         "metrics": metrics,
-        "with_clients": with_clients,
+        "resources_kind": resources,
         "startup_checks": list(startup_checks),
     }
     crons = [job for make in cron_jobs if (job := make(settings)) is not None]

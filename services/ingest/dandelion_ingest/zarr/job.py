@@ -36,6 +36,7 @@ from dandelion_common.db.models import Version, ZarrArchive, ZarrSnapshot
 from dandelion_common.jobs.contracts import INGEST_ZARR, ZarrRef
 from dandelion_common.jobs.worker import Context, handler, job_session
 from dandelion_common.settings import WorkerSettings
+from dandelion_ingest.resources import ingest_resources
 from dandelion_ingest.zarr.checksum import Digest
 from dandelion_ingest.zarr.snapshot import (
     PROVISIONAL,
@@ -77,7 +78,7 @@ async def ingest_zarr(ctx: Context, payload: ZarrRef) -> str:
 def _deadline(ctx: Context) -> float:
     # arq cancels a job at its timeout; stop a little before and continue in a fresh try
     # (every batch is committed, so nothing is lost).
-    settings: WorkerSettings = ctx["settings"].worker
+    settings: WorkerSettings = ingest_resources(ctx).settings.worker
     timeout = settings.job_timeout_seconds
     return time.monotonic() + timeout - min(60.0, timeout / 10)
 

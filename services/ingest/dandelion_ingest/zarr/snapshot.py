@@ -41,8 +41,9 @@ from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, AssetChecksum
 from dandelion_common.jobs.worker import Context, job_session
 from dandelion_common.metadata import strip_asset_computed
 from dandelion_common.outbox import emit
-from dandelion_common.settings import Environment, Settings
+from dandelion_common.settings import Environment
 from dandelion_common.storage import ListedObject, S3Storage, zarr_key
+from dandelion_ingest.resources import ingest_resources
 from dandelion_ingest.zarr.checksum import Digest, StreamingZarrChecksum, ZarrIngestError
 
 logger = logging.getLogger("dandelion.ingest.zarr")
@@ -71,7 +72,7 @@ async def record_entries(
 ) -> int:
     """Store the archive's current objects after the last stored path; returns how many.
     Past `deadline`, stops after a committed batch and asks arq to continue (Retry)."""
-    storage: S3Storage = ctx["storage"]
+    storage: S3Storage = ingest_resources(ctx).storage
     prefix = zarr_key(zarr_id)
     after = await _last_path(ctx, snapshot_id)
     start_key = zarr_key(zarr_id, after) if after is not None else None
@@ -256,8 +257,8 @@ async def check_zarr_bucket_versioned(ctx: Context) -> None:
     """At startup: a production worker refuses to run on an unversioned zarr bucket (every
     ingest would fail, and an edit could overwrite a published chunk); elsewhere a warning.
     An S3 that cannot be reached is no reason to stop: the ingest checks each object anyway."""
-    settings: Settings = ctx["settings"]
-    zarrs: S3Storage = ctx["storage"].zarr
+    resources = ingest_resources(ctx)
+    settings, zarrs = resources.settings, resources.storage.zarr
     try:
         if await zarrs.versioning_enabled():
             return

@@ -1,0 +1,39 @@
+"""The ingest worker's clients: the database, the job queue, S3, and its NWB readers.
+
+Two reader pools, one per purpose: slow inspections never queue the quick extractions that
+validation waits for. Each spawns its process on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Self
+
+from arq.connections import ArqRedis
+
+from dandelion_common.jobs.resources import Context, WorkerResources, base_clients, worker_resources
+from dandelion_common.settings import Settings
+from dandelion_common.storage import S3Storage
+from dandelion_ingest.pool import ReaderPool
+
+
+@dataclass
+class IngestResources(WorkerResources):
+    storage: S3Storage
+    extraction_readers: ReaderPool = field(default_factory=ReaderPool)
+    inspection_readers: ReaderPool = field(default_factory=ReaderPool)
+
+    @classmethod
+    async def open(cls, settings: Settings, redis: ArqRedis, *, name: str) -> Self:
+        storage = await S3Storage.connect(settings.s3)
+        return cls(**base_clients(settings, redis, name=name), storage=storage)
+
+    async def close(self) -> None:
+        self.inspection_readers.close()
+        self.extraction_readers.close()
+        await self.storage.close()
+        await super().close()
+
+
+def ingest_resources(ctx: Context) -> IngestResources:
+    return worker_resources(ctx, IngestResources)
