@@ -26,6 +26,7 @@ from bench.table import Row
 from dandelion_common.devstack.ephemeral import ServerUrls
 from dandelion_common.storage import S3Storage, blob_key
 from dandelion_ingest.embargo import unembargo
+from dandelion_ingest.resources import ingest_resources
 
 ASSETS = int(os.environ.get("BENCH_UNEMBARGO_ASSETS", "10000"))
 TARGET_SECONDS = 60.0
@@ -92,7 +93,7 @@ async def run(urls: ServerUrls) -> list[Row]:
 async def measure(ctx: dict[str, Any], database: str) -> list[Row]:
     started = time.monotonic()
     blob_ids = await seed(database)
-    await put_objects(ctx["storage"], blob_ids)
+    await put_objects(ingest_resources(ctx).storage, blob_ids)
     print(
         f"seeded {ASSETS:,} embargoed assets in {time.monotonic() - started:.0f}s", file=sys.stderr
     )
@@ -102,7 +103,7 @@ async def measure(ctx: dict[str, Any], database: str) -> list[Row]:
         seconds = time.perf_counter() - started
         await check(database, result)
     finally:
-        await ctx["storage"].delete_many([blob_key(b) for b in blob_ids])
+        await ingest_resources(ctx).storage.delete_many([blob_key(b) for b in blob_ids])
     return [
         Row(f"unembargo {ASSETS:,} assets", seconds, TARGET_SECONDS, "target", "s",
             higher_is_better=False),

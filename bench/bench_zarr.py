@@ -32,9 +32,9 @@ from bench.table import Row, render
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 from dandelion_common.jobs.contracts import PublishRequest
 from dandelion_common.schema import SCHEMA_VERSION, configure_dandischema
-from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, zarr_key
 from dandelion_ingest.publish import publish_draft
+from dandelion_ingest.resources import ingest_resources
 from dandelion_ingest.zarr import StreamingZarrChecksum, ingest_zarr
 
 OBJECTS = int(os.environ.get("BENCH_ZARR_OBJECTS", "100000"))
@@ -119,10 +119,10 @@ async def measure(ctx: dict[str, Any], database: str) -> list[Row]:
     paths = chunk_paths(OBJECTS)
     started = time.monotonic()
     await seed(database, zarr_id)
-    data = await put_objects(ctx["storage"], zarr_id, paths)
+    data = await put_objects(ingest_resources(ctx).storage, zarr_id, paths)
     seeding = time.monotonic() - started
     print(f"seeded a zarr of {OBJECTS:,} objects in {seeding:.0f}s", file=sys.stderr)
-    floor = await listing_seconds(ctx["storage"], zarr_id)
+    floor = await listing_seconds(ingest_resources(ctx).storage, zarr_id)
     started = time.perf_counter()
     checksum = await ingest_zarr.coroutine(ctx, zarr_id=str(zarr_id))
     seconds = time.perf_counter() - started
@@ -201,17 +201,18 @@ async def publish_seconds(
         user_id = await conn.fetchval("SELECT id FROM users")
     finally:
         await conn.close()
-    settings: Settings = ctx["settings"]
+    resources = ingest_resources(ctx)
+    settings = resources.settings
     configure_dandischema(settings.instance)
-    before = sum(await ctx["storage"].zarr.count_versions(zarr_key(zarr_id)))
+    before = sum(await resources.storage.zarr.count_versions(zarr_key(zarr_id)))
     started = time.perf_counter()
-    async with ctx["db"].session() as session:
+    async with resources.db.session() as session:
         request = PublishRequest(dandiset_id=1, user_id=user_id)
         if await publish_draft(session, settings, request) is None:
             raise RuntimeError("the publish job published nothing")
         await session.commit()
     seconds = time.perf_counter() - started
-    after = sum(await ctx["storage"].zarr.count_versions(zarr_key(zarr_id)))
+    after = sum(await resources.storage.zarr.count_versions(zarr_key(zarr_id)))
     return seconds, after / before
 
 

@@ -16,8 +16,10 @@ from dandelion_common.db.migrate import upgrade
 from dandelion_common.db.session import Database
 from dandelion_common.devstack.ephemeral import ServerUrls
 from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.jobs.resources import job_context as job_context_of
 from dandelion_common.settings import PostgresSettings, RedisSettings, Settings
 from dandelion_common.storage import S3Storage
+from dandelion_ingest.resources import IngestResources
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -55,7 +57,7 @@ def bench_settings(urls: ServerUrls, database: str, *, bucket: str, redis_db: in
 async def job_context(
     urls: ServerUrls, *, prefix: str, bucket: str, redis_db: int
 ) -> AsyncIterator[tuple[dict[str, Any], str]]:
-    """A worker's job context (settings, db, queue, storage) on a scratch database, and the
+    """An ingest worker's job context (its IngestResources) on a scratch database, and the
     database's URL; the bench's Redis database is flushed at the end."""
     async with scratch_database(urls.postgres, prefix=prefix) as database:
         settings = bench_settings(urls, database, bucket=bucket, redis_db=redis_db)
@@ -64,7 +66,8 @@ async def job_context(
         queue = await JobQueue.connect(settings.redis)
         try:
             await storage.ensure_bucket()
-            yield {"settings": settings, "db": db, "queue": queue, "storage": storage}, database
+            resources = IngestResources(settings=settings, db=db, queue=queue, storage=storage)
+            yield job_context_of(resources), database
         finally:
             await queue.redis.flushdb()
             await queue.close()

@@ -6,7 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
@@ -126,6 +126,16 @@ async def api_client(resources: ApiResources) -> AsyncIterator[AsyncClient]:
 
     async with serve(create_app(resources.settings), resources) as client:
         yield client
+
+
+def ingest_context(
+    settings: Settings, db: Database, queue: JobQueue, storage: S3Storage
+) -> dict[str, Any]:
+    """An ingest job's context, as the ingest worker builds it, for running jobs by hand."""
+    from dandelion_common.jobs.resources import job_context
+    from dandelion_ingest.resources import IngestResources
+
+    return job_context(IngestResources(settings=settings, db=db, queue=queue, storage=storage))
 
 
 def auth(key: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-from conftest import auth, serve
+from conftest import auth, ingest_context, serve
 from factories import create_blob, create_dandiset, create_extract, create_user
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,7 +95,7 @@ async def client(app: FastAPI, resources: ApiResources) -> AsyncIterator[httpx.A
 
 @pytest.fixture
 def job_ctx(settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage) -> Any:
-    return {"settings": settings, "db": db, "queue": job_queue, "storage": storage}
+    return ingest_context(settings, db, job_queue, storage)
 
 
 def _token() -> str:

@@ -20,8 +20,10 @@ from dandelion_common.db.session import Database
 from dandelion_common.dois import concept_doi, want_doi
 from dandelion_common.jobs.contracts import PublishRequest
 from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.jobs.resources import job_context
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
+from dandelion_doi.resources import DoiResources, datacite_client
 from dandelion_doi.tasks import reconcile, sync_doi
 from dandelion_ingest.publish import publish_draft
 
@@ -34,10 +36,12 @@ def minting(settings: Settings, fake_datacite: FakeDataCite) -> Settings:
 
 @pytest.fixture
 async def ctx(minting: Settings, db: Database, job_queue: JobQueue) -> Any:
-    context: dict[str, Any] = {"settings": minting, "db": db, "queue": job_queue, "job_try": 1}
-    yield context
-    for close in context.get("closers", []):
-        await close()
+    resources = DoiResources(
+        settings=minting, db=db, queue=job_queue, datacite=datacite_client(minting)
+    )
+    yield job_context(resources)
+    if resources.datacite is not None:
+        await resources.datacite.aclose()
 
 
 async def sync(ctx: dict[str, Any], doi: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from arq.worker import Retry
+from conftest import ingest_context
 from factories import create_blob
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key, ranges
 from dandelion_ingest import checksum
 from dandelion_ingest.checksum import Checkpoint, ResumableSha256, checkpoint_key
+from dandelion_ingest.resources import ingest_resources
 
 DATA = os.urandom(10_000)
 CHUNK = 256 * 1024
@@ -113,7 +115,7 @@ def test_unusable_checkpoints_are_refused(raw: str) -> None:
 def ctx(
     settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage
 ) -> dict[str, Any]:
-    return {"settings": settings, "db": db, "queue": job_queue, "storage": storage}
+    return ingest_context(settings, db, job_queue, storage)
 
 
 @pytest.fixture
@@ -156,7 +158,7 @@ def counting_reads(monkeypatch: pytest.MonkeyPatch, *, fail_from: int | None = N
 
 
 async def saved_checkpoint(ctx: dict[str, Any], blob: AssetBlob) -> Checkpoint | None:
-    raw = await ctx["queue"].redis.get(checkpoint_key(blob.id))
+    raw = await ingest_resources(ctx).queue.redis.get(checkpoint_key(blob.id))
     return None if raw is None else Checkpoint.loads(raw, etag=blob.etag, size=blob.size)
 
 
@@ -174,7 +176,9 @@ async def test_the_job_streams_many_chunks_and_is_idempotent(
     assert await run_job(ctx, blob) == expected
     await session.refresh(blob)
     assert blob.sha256 == expected
-    assert await ctx["queue"].redis.get(checkpoint_key(blob.id)) is None  # cleaned up
+    assert (
+        await ingest_resources(ctx).queue.redis.get(checkpoint_key(blob.id)) is None
+    )  # cleaned up
     assert await run_job(ctx, blob) == expected
 
 
@@ -186,7 +190,7 @@ async def test_the_job_continues_from_a_checkpoint(
     # The checkpoint hashed other first bytes than S3 holds: only a resumed run ends with them.
     offset, other = 100_003, os.urandom(100_003)
     checkpoint = Checkpoint(blob.etag, blob.size, offset, state_after(other), 0)
-    await ctx["queue"].redis.set(checkpoint_key(blob.id), checkpoint.dumps())
+    await ingest_resources(ctx).queue.redis.set(checkpoint_key(blob.id), checkpoint.dumps())
     reads = counting_reads(monkeypatch)
     assert await run_job(ctx, blob) == hashlib.sha256(other + content[offset:]).hexdigest()
     assert reads[0] == offset
@@ -200,7 +204,7 @@ async def test_the_job_starts_over_when_the_checkpoint_does_not_fit(
     blob = await stored(content)
     foreign = Checkpoint("other-etag", blob.size, 64, state_after(os.urandom(64)), 0).dumps()
     raw = foreign if mismatch == "etag" else "\x00 not a checkpoint"
-    await ctx["queue"].redis.set(checkpoint_key(blob.id), raw)
+    await ingest_resources(ctx).queue.redis.set(checkpoint_key(blob.id), raw)
     assert await run_job(ctx, blob) == hashlib.sha256(content).hexdigest()
 
 
@@ -248,14 +252,14 @@ async def test_without_libcrypto_the_job_is_correct_but_keeps_no_checkpoint(
     counting_reads(monkeypatch, fail_from=4 * CHUNK)
     with pytest.raises(Retry):
         await run_job(ctx, blob)
-    assert await ctx["queue"].redis.get(checkpoint_key(blob.id)) is None
+    assert await ingest_resources(ctx).queue.redis.get(checkpoint_key(blob.id)) is None
     counting_reads(monkeypatch)
     assert await run_job(ctx, blob) == hashlib.sha256(content).hexdigest()
 
 
 async def test_a_missing_object_fails_without_retry(ctx: dict[str, Any]) -> None:
     with pytest.raises(StorageError) as raised:
-        await checksum.stream_sha256(ctx["storage"], blob_key(uuid.uuid4()), 10)
+        await checksum.stream_sha256(ingest_resources(ctx).storage, blob_key(uuid.uuid4()), 10)
     assert not isinstance(raised.value, StorageUnavailable)
 
 

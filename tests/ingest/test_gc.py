@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from conftest import ingest_context
 from factories import create_asset, create_blob, create_dandiset, create_user, dandi_etag
 from pydantic import ValidationError
 from sqlalchemy import delete, insert, select, text, update
@@ -344,7 +345,7 @@ async def test_the_scheduled_job_collects_and_commits(
         session, storage, dandiset, created=datetime.now(UTC) - timedelta(days=8)
     )
     await session.commit()  # a savepoint of the test's transaction: the job's session sees it
-    ctx = {"settings": settings, "db": db, "queue": job_queue, "storage": storage}
+    ctx = ingest_context(settings, db, job_queue, storage)
 
     result = await collect_garbage(ctx)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import ingest_context
 from factories import create_asset, create_dandiset, create_user, outbox_rows
 from localstack import PUBLISHABLE
 from s3 import read_range
@@ -33,7 +34,7 @@ from dandelion_ingest.summary import summarize_drafts_of, summarize_version
 def ctx(
     settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage
 ) -> dict[str, Any]:
-    return {"settings": settings, "db": db, "queue": job_queue, "storage": storage}
+    return ingest_context(settings, db, job_queue, storage)
 
 
 async def publishing(

@@ -16,6 +16,7 @@ from dandelion_common.db.enums import AssetStatus, OutboxEntity
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.contracts import SUMMARIZE_VERSION, VersionRef
 from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.jobs.resources import WorkerResources, job_context
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
 from dandelion_ingest.summary import summarize_version
@@ -30,7 +31,7 @@ EPHYS = {"schemaKey": "ApproachType", "name": "electrophysiological approach"}
 
 @pytest.fixture
 def ctx(settings: Settings, db: Database, job_queue: JobQueue) -> dict[str, Any]:
-    return {"settings": settings, "db": db, "queue": job_queue}
+    return job_context(WorkerResources(settings=settings, db=db, queue=job_queue))
 
 
 def nwb_metadata(subject: str) -> dict[str, Any]:

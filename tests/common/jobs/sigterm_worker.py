@@ -46,7 +46,7 @@ def main(queue: str) -> None:
     settings = Settings()
     configure_logging(settings.logging, service="worker-sigterm-test")
     function = handler(slow_contract(queue))(slow)
-    build_worker(queue, [function], settings, with_clients=False).run()
+    build_worker(queue, [function], settings, resources=None).run()
 
 
 if __name__ == "__main__":

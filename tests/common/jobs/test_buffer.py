@@ -46,7 +46,7 @@ async def run_worker(settings: Settings) -> None:
         [count_runs, count_again],
         settings,
         burst=True,
-        with_clients=False,
+        resources=None,
         handle_signals=False,
     )
     try:

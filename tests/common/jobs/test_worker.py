@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from arq import Retry
@@ -16,15 +17,17 @@ from dandelion_common.db.session import Database
 from dandelion_common.errors import StorageUnavailable
 from dandelion_common.jobs import JobContract, JobQueue, enqueue_after_commit
 from dandelion_common.jobs.contracts import Payload
+from dandelion_common.jobs.resources import WorkerResources, job_context, worker_resources
 from dandelion_common.jobs.worker import (
     Context,
-    _shutdown,
-    close_at_shutdown,
+    _on_shutdown,
+    _on_startup,
     handler,
     health_key,
     job_session,
     retry_delay,
 )
+from dandelion_common.settings import Settings
 
 QUEUE = f"dandelion:queue:test-worker-{uuid.uuid4().hex[:8]}"
 
@@ -39,14 +42,15 @@ FOLLOW_UP = JobContract("follow_up", QUEUE, Marker, key=lambda p: p.marker)
 @pytest.fixture
 async def ctx(engine: AsyncEngine, job_queue: JobQueue) -> AsyncIterator[Context]:
     db = Database(engine, async_sessionmaker(engine, expire_on_commit=False))
-    yield {"db": db, "queue": job_queue}
+    settings = Settings()
+    yield job_context(WorkerResources(settings=settings, db=db, queue=job_queue))
     async with db.session() as session:
         await session.execute(delete(AuditRecord).where(AuditRecord.record_type.like("job-%")))
         await session.commit()
 
 
 async def rows(ctx: Context, marker: str) -> int:
-    async with ctx["db"].session() as session:
+    async with worker_resources(ctx, WorkerResources).db.session() as session:
         query = select(func.count()).where(AuditRecord.record_type == marker)
         return int(await session.scalar(query) or 0)
 
@@ -54,7 +58,8 @@ async def rows(ctx: Context, marker: str) -> int:
 async def status(ctx: Context, marker: str) -> JobStatus:
     job_id = FOLLOW_UP.job_id(Marker(marker=marker))
     assert job_id is not None
-    return await Job(job_id, ctx["queue"].redis, _queue_name=QUEUE).status()
+    redis = worker_resources(ctx, WorkerResources).queue.redis
+    return await Job(job_id, redis, _queue_name=QUEUE).status()
 
 
 def row(marker: str) -> AuditRecord:
@@ -120,16 +125,42 @@ async def test_a_bug_is_not_retried_as_an_outage() -> None:
         await buggy.coroutine({"job_try": 1}, marker="m")
 
 
-async def test_clients_made_by_jobs_are_closed_when_the_worker_stops() -> None:
-    closed: list[str] = []
+class Recorded(WorkerResources):
+    """Resources that say when they are built and closed."""
 
-    async def close_backend() -> None:
-        closed.append("backend")
+    events: list[str] = []
 
-    ctx: Context = {}
-    close_at_shutdown(ctx, lambda: closed.append("pool"))
-    close_at_shutdown(ctx, close_backend)
-    await _shutdown(ctx)
-    assert closed == ["backend", "pool"]  # last made, first closed
-    await _shutdown(ctx)
-    assert closed == ["backend", "pool"]  # once only
+    @classmethod
+    async def open(cls, settings: Settings, redis: Any, *, name: str) -> Recorded:
+        cls.events.append(f"open {name}")
+        return cls(settings=settings, db=None, queue=None)  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        self.events.append("close")
+
+
+async def test_the_worker_builds_its_resources_kind_at_startup_and_closes_it_at_shutdown() -> None:
+    settings = Settings()
+    ctx: Context = {
+        "settings": settings,
+        "redis": None,
+        "queue_name": "q",
+        "resources_kind": Recorded,
+    }
+    checked: list[type] = []
+
+    async def check(ctx: Context) -> None:  # startup checks see the built resources
+        checked.append(type(worker_resources(ctx, Recorded)))
+
+    ctx["startup_checks"] = [check]
+    await _on_startup(ctx)
+    assert (Recorded.events, checked) == (["open q"], [Recorded])
+    with pytest.raises(TypeError):  # a job asking for another worker's kind fails at once
+        worker_resources(ctx, SubRecorded)
+    await _on_shutdown(ctx)
+    await _on_shutdown(ctx)
+    assert Recorded.events == ["open q", "close"]  # closed once
+
+
+class SubRecorded(Recorded):
+    pass

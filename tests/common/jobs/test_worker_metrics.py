@@ -79,7 +79,7 @@ async def test_each_run_is_counted_once_by_outcome(
 
 async def test_the_worker_runs_its_functions_instrumented(settings: Settings) -> None:
     functions = [job("work", None)]
-    worker = build_worker(QUEUE, functions, settings, with_clients=False, handle_signals=False)
+    worker = build_worker(QUEUE, functions, settings, resources=None, handle_signals=False)
     metrics: JobMetrics = worker.ctx["metrics"]
     await worker.functions["work"].coroutine({})
     assert value(metrics, "dandelion_jobs_completed_total", "work") == 1
