@@ -22,6 +22,7 @@ from dandelion_common.jobs.worker import (
     Context,
     _on_shutdown,
     _on_startup,
+    build_worker,
     handler,
     health_key,
     job_session,
@@ -164,3 +165,45 @@ async def test_the_worker_builds_its_resources_kind_at_startup_and_closes_it_at_
 
 class SubRecorded(Recorded):
     pass
+
+
+SEEN = JobContract("seen", QUEUE, Marker, key=lambda p: p.marker)
+seen_resources: list[int] = []
+
+
+@handler(SEEN)
+async def see(ctx: Context, payload: Marker) -> None:
+    seen_resources.append(id(worker_resources(ctx, Counted)))
+
+
+class Counted(WorkerResources):
+    opened = 0
+    closed = 0
+
+    @classmethod
+    async def open(cls, settings: Settings, redis: Any, *, name: str) -> Counted:
+        cls.opened += 1
+        return await super().open(settings, redis, name=name)
+
+    async def close(self) -> None:
+        type(self).closed += 1
+        await super().close()
+
+
+async def test_every_job_of_a_worker_shares_the_clients_built_at_its_start(
+    settings: Settings, job_queue: JobQueue
+) -> None:
+    # arq hands each job a copy of the worker's context: a client a job made and stored in
+    # it was made again by the next job, and never closed.
+    for marker in ("a", "b", "c"):
+        await job_queue.enqueue(SEEN, Marker(marker=f"seen-{marker}-{uuid.uuid4().hex[:6]}"))
+    worker = build_worker(
+        QUEUE, [see], settings, burst=True, resources=Counted, handle_signals=False
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    assert len(seen_resources) == 3
+    assert len(set(seen_resources)) == 1
+    assert (Counted.opened, Counted.closed) == (1, 1)
