@@ -49,7 +49,7 @@ from dandelion_common.jobs.contracts import (
     REVALIDATE_UNEMBARGOED_ASSET,
     VALIDATE_ASSET,
     VALIDATE_VERSION,
-    AssetChecksum,
+    AssetRef,
     UnembargoRequest,
     VersionRevision,
 )
@@ -234,11 +234,8 @@ async def test_draft_and_assets_are_validated_again_by_the_worker(
 ) -> None:
     scene = await unembargoing(session, storage, files=2)
     first = scene.assets[0]
-    earlier = AssetChecksum(
-        asset_id=first.id, sha256=await blob_sha(session, first), extracted=True
-    )
     # The asset's earlier validation ran: arq keeps its result, refusing its id for an hour.
-    earlier_id = VALIDATE_ASSET.job_id(earlier)
+    earlier_id = VALIDATE_ASSET.job_id(AssetRef(asset_id=first.id))
     await job_queue.redis.set(f"{result_key_prefix}{earlier_id}", b"kept", ex=3600)
 
     await run(ctx, scene)
@@ -247,9 +244,7 @@ async def test_draft_and_assets_are_validated_again_by_the_worker(
     revision = VersionRevision(version_id=scene.draft.id, revision=scene.draft.modified.isoformat())
     assert await queued(job_queue, VALIDATE_VERSION.job_id(revision))
     for asset in scene.assets:
-        payload = AssetChecksum(
-            asset_id=asset.id, sha256=await blob_sha(session, asset), extracted=True
-        )
+        payload = AssetRef(asset_id=asset.id)
         assert await queued(job_queue, REVALIDATE_UNEMBARGOED_ASSET.job_id(payload))
         # What the ingest worker does with the job: the asset is valid again.
         result = await validate_asset.coroutine(ctx, **payload.model_dump(mode="json"))
@@ -258,8 +253,22 @@ async def test_draft_and_assets_are_validated_again_by_the_worker(
     assert await validate_version.coroutine(ctx, **revision.model_dump()) == "Valid"
 
 
-async def blob_sha(session: AsyncSession, asset: Asset) -> str | None:
-    return await session.scalar(select(AssetBlob.sha256).where(AssetBlob.id == asset.blob_id))
+async def test_an_asset_whose_blob_is_not_ready_is_left_to_its_blob(
+    ctx: Ctx, session: AsyncSession, storage: S3Storage, job_queue: JobQueue
+) -> None:
+    scene = await unembargoing(session, storage, files=1)
+    waiting = await add_embargoed_asset(session, storage, scene, b"still read", "sub-9/b.nwb")
+    waiting.status = AssetStatus.PENDING
+    blob = await session.get_one(AssetBlob, waiting.blob_id)
+    blob.ready_at = None  # its extraction still running
+    await session.flush()
+
+    await run(ctx, scene)
+
+    asked = REVALIDATE_UNEMBARGOED_ASSET.job_id(AssetRef(asset_id=waiting.id))
+    assert not await queued(job_queue, asked)  # its blob's becoming ready asks instead
+    ready = REVALIDATE_UNEMBARGOED_ASSET.job_id(AssetRef(asset_id=scene.assets[0].id))
+    assert await queued(job_queue, ready)
 
 
 async def queued(job_queue: JobQueue, job_id: str | None) -> bool:

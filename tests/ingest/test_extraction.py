@@ -77,7 +77,7 @@ async def test_extract_stores_facts_and_the_asset_gets_them(
     assert await extract.coroutine(ctx, blob_id=str(blob.id)) == "extracted"  # idempotent
     assert await outbox_rows(session, OutboxEntity.ASSET, asset.id) == 1  # facts searchable
 
-    await validate_asset.coroutine(ctx, asset_id=str(asset.id), sha256="0" * 64)
+    await validate_asset.coroutine(ctx, asset_id=str(asset.id))
     await session.refresh(asset)
     assert asset.validation_errors == []
     assert asset.status is AssetStatus.VALID
@@ -115,7 +115,7 @@ async def test_broken_nwb_makes_the_asset_invalid_with_a_reason(
     assert row is not None
     assert reason.lower() in row.error.lower(), row.error
     assert await inspect.coroutine(ctx, blob_id=str(blob.id)) == "nothing to inspect"
-    result = await validate_asset.coroutine(ctx, asset_id=str(asset.id), sha256="0" * 64)
+    result = await validate_asset.coroutine(ctx, asset_id=str(asset.id))
     assert result == "Invalid"
     await session.refresh(asset)
     assert asset.status is AssetStatus.INVALID

@@ -41,7 +41,7 @@ from dandelion_common.db.models import (
     ZarrSnapshotEntry,
 )
 from dandelion_common.db.session import Database
-from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, AssetChecksum, ZarrRef
+from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, ZarrAssetRef, ZarrRef
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import Environment, Settings
 from dandelion_common.storage import S3Storage, zarr_key
@@ -239,7 +239,7 @@ async def draft_asset(session: AsyncSession, draft: Version) -> Asset:
 
 
 async def validation_asked(job_queue: JobQueue, asset_id: uuid.UUID, snapshot_id: Any) -> bool:
-    payload = AssetChecksum(asset_id=asset_id, sha256=str(snapshot_id))
+    payload = ZarrAssetRef(asset_id=asset_id, snapshot_id=snapshot_id)
     return bool(
         await job_queue.redis.exists(job_key_prefix + str(VALIDATE_ZARR_ASSET.job_id(payload)))
     )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dandelion_common.db.enums import AssetStatus
 from dandelion_common.db.models import Asset, Version, ZarrArchive
 from dandelion_common.db.session import Database
+from dandelion_common.jobs.contracts import ZarrAssetRef
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
@@ -88,7 +89,9 @@ async def zarr_asset(
 
 
 def payload(asset: Asset) -> dict[str, Any]:
-    return {"asset_id": str(asset.id), "sha256": str(asset.zarr_snapshot_id)}
+    """What VALIDATE_ZARR_ASSET sends (an asset without a snapshot: any snapshot id)."""
+    snapshot_id = asset.zarr_snapshot_id or uuid.uuid4()
+    return dict(ZarrAssetRef(asset_id=asset.id, snapshot_id=snapshot_id).model_dump(mode="json"))
 
 
 async def test_an_ingested_zarr_asset_as_dandi_cli_sends_it_is_valid(

@@ -54,7 +54,6 @@ from dandelion_common.db.enums import (
 from dandelion_common.db.models import (
     Asset,
     AssetBlob,
-    BlobExtract,
     Dandiset,
     User,
     Version,
@@ -68,7 +67,7 @@ from dandelion_common.jobs.contracts import (
     REVALIDATE_UNEMBARGOED_ASSET,
     UNEMBARGO,
     VALIDATE_VERSION,
-    AssetChecksum,
+    AssetRef,
     UnembargoRequest,
     VersionRevision,
 )
@@ -341,18 +340,20 @@ async def _draft_pending(session: AsyncSession, dandiset_id: int) -> None:
     emit(session, OutboxEntity.VERSION, draft.id)
 
 
-async def _revalidations(session: AsyncSession, draft_id: int) -> list[AssetChecksum]:
+async def _revalidations(session: AsyncSession, draft_id: int) -> list[AssetRef]:
+    """The draft's Pending assets on ready blobs; those on blobs not ready yet are asked for
+    when their blob becomes ready (dandelion_ingest.readiness)."""
     query = (
-        select(Asset.id, AssetBlob.sha256, BlobExtract.blob_id.is_not(None))
+        select(Asset.id)
         .join(VersionAsset, VersionAsset.asset_id == Asset.id)
         .join(AssetBlob, AssetBlob.id == Asset.blob_id)
-        .outerjoin(BlobExtract, BlobExtract.blob_id == AssetBlob.id)
-        .where(VersionAsset.version_id == draft_id, Asset.status == AssetStatus.PENDING)
+        .where(
+            VersionAsset.version_id == draft_id,
+            Asset.status == AssetStatus.PENDING,
+            AssetBlob.ready_at.is_not(None),
+        )
     )
-    return [
-        AssetChecksum(asset_id=asset_id, sha256=sha256, extracted=extracted)
-        for asset_id, sha256, extracted in await session.execute(query)
-    ]
+    return [AssetRef(asset_id=asset_id) for asset_id in await session.scalars(query)]
 
 
 async def _requester(session: AsyncSession, user_id: int) -> User:

@@ -1,5 +1,11 @@
 """The extract and inspect jobs: NWB facts read remotely from a blob (a few ranged GETs, never
-the data), stored once per blob, then the assets waiting on them are validated."""
+the data), stored once per blob; the extraction's outcome is one of the facts that make a blob
+ready for validation (readiness.py).
+
+Each job commits once per step and holds no transaction across the NWB read, which runs in
+a reader process over ranged S3 GETs and may take up to its timeout: a short transaction
+reads what the job needs, the read runs outside any, and another short one stores the result.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from dandelion_ingest.nwb.extract import EXTRACTOR_VERSION, Extraction, NotNwbEr
 from dandelion_ingest.nwb.inspect import inspect_url
 from dandelion_ingest.nwb.mapping import asset_metadata
 from dandelion_ingest.pool import ReaderFailed, ReaderPool
-from dandelion_ingest.readiness import release_waiting_assets
+from dandelion_ingest.readiness import settle
 
 logger = logging.getLogger("dandelion.ingest")
 
@@ -95,7 +101,9 @@ async def _store(session: AsyncSession, blob_id: Any, values: dict[str, Any]) ->
 
 @handler(EXTRACT_NWB)
 async def extract(ctx: Context, payload: BlobRef) -> str:
-    """Read a blob's NWB metadata; a file that is not readable NWB is recorded as failed."""
+    """Read a blob's NWB metadata; a file that is not readable NWB is recorded as failed.
+    Either outcome is stored under the blob's row lock, where readiness is decided: with the
+    checksum known too, the blob is ready and its Pending assets are asked for."""
     async with job_session(ctx) as session:
         done = await session.get(BlobExtract, payload.blob_id)
         if done is not None and done.extractor_version == EXTRACTOR_VERSION:
@@ -117,7 +125,7 @@ async def extract(ctx: Context, payload: BlobRef) -> str:
         if blob is None:
             return "gone"
         await _store(session, blob.id, values)
-        await release_waiting_assets(session, blob)
+        await settle(session, blob)
         if values["status"] is ExtractStatus.EXTRACTED:
             enqueue_after_commit(session, INSPECT_NWB, payload)
     logger.info("extracted", extra={"blob_id": str(payload.blob_id), "status": values["status"]})
@@ -126,7 +134,8 @@ async def extract(ctx: Context, payload: BlobRef) -> str:
 
 @handler(INSPECT_NWB)
 async def inspect(ctx: Context, payload: BlobRef) -> str:
-    """pynwb validation and nwbinspector (DANDI's configuration): advisory findings."""
+    """pynwb validation and nwbinspector (DANDI's configuration): advisory findings. They do
+    not change an asset's status, so readiness does not wait for them."""
     async with job_session(ctx) as session:
         row = await session.get(BlobExtract, payload.blob_id)
         if row is None or row.status is not ExtractStatus.EXTRACTED:

@@ -59,7 +59,7 @@ from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import (
     INGEST_ZARR,
     VALIDATE_ZARR_ASSET,
-    AssetChecksum,
+    ZarrAssetRef,
     ZarrRef,
 )
 from dandelion_common.jobs.worker import Context, handler, job_session
@@ -416,7 +416,7 @@ async def point_draft_assets(
         current = await _repoint(session, draft, asset, snapshot)
         await _resize(session, draft.id, asset.path, snapshot.size - old_size)
         growth += snapshot.size - old_size
-        payload = AssetChecksum(asset_id=current.id, sha256=str(snapshot.id))
+        payload = ZarrAssetRef(asset_id=current.id, snapshot_id=snapshot.id)
         enqueue_after_commit(session, VALIDATE_ZARR_ASSET, payload)
     await assets_changed(session, draft.id, files=0, size=growth)
 
