@@ -21,8 +21,15 @@ from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key
-from dandelion_ingest.extraction import extract, inspect, readers
+from dandelion_ingest.extraction import (
+    READER_PURPOSES,
+    extract,
+    inspect,
+    readers,
+    start_readers,
+)
 from dandelion_ingest.tasks import validate_asset
+from dandelion_ingest.worker import STARTUP_CHECKS
 
 
 @pytest.fixture
@@ -132,3 +139,15 @@ async def test_inspection_waits_its_turn_without_holding_a_job_slot(
     readers(ctx, "inspect").in_flight = 1  # another inspection is running
     with pytest.raises(Retry):
         await inspect.coroutine(ctx, blob_id=str(blob.id))
+
+
+async def test_every_job_of_a_worker_shares_its_reader_pools() -> None:
+    assert start_readers in STARTUP_CHECKS
+    worker: dict[str, Any] = {}
+    await start_readers(worker)  # the worker's startup, on its own context
+    first, second = ({**worker, "job_id": job} for job in ("a", "b"))  # arq's per-job copies
+    for purpose in READER_PURPOSES:
+        assert readers(first, purpose) is readers(second, purpose) is worker[f"readers:{purpose}"]
+    assert len(worker["closers"]) == len(READER_PURPOSES)  # closed when the worker stops
+    for close in worker["closers"]:
+        close()

@@ -40,9 +40,20 @@ RETRY_SECONDS = 10
 INSPECT_WAIT_SECONDS = 5
 
 
+READER_PURPOSES = ("extract", "inspect")
+
+
+async def start_readers(ctx: Context) -> None:
+    """Make the worker's reader pools on its own context, at startup. A job's context is
+    arq's copy of it for that job, so a pool first made there would be made again, with a
+    new reader process (seconds to start), by every job."""
+    for purpose in READER_PURPOSES:
+        readers(ctx, purpose)
+
+
 def readers(ctx: Context, purpose: str) -> ReaderPool:
-    """One reader process per purpose and worker, made on first use: slow inspections never
-    queue the quick extractions that validation waits for."""
+    """One reader process per purpose and worker (its process starts on first use): slow
+    inspections never queue the quick extractions that validation waits for."""
     key = f"readers:{purpose}"
     pool: ReaderPool | None = ctx.get(key)
     if pool is None:

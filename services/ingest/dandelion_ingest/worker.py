@@ -9,7 +9,7 @@ from dandelion_common.jobs.contracts import Queue
 from dandelion_common.jobs.worker import CronFactory, StartupCheck, ping_handler
 from dandelion_ingest.checksum import sha256
 from dandelion_ingest.embargo import unembargo
-from dandelion_ingest.extraction import extract, inspect
+from dandelion_ingest.extraction import extract, inspect, start_readers
 from dandelion_ingest.gc import gc_cron
 from dandelion_ingest.manifests import manifests
 from dandelion_ingest.publish import publish
@@ -34,4 +34,4 @@ FUNCTIONS: list[Function] = [
 ]
 # Built from settings at startup (the period is configured).
 CRON_JOBS: list[CronFactory] = [gc_cron, reconcile_cron]
-STARTUP_CHECKS: list[StartupCheck] = [check_zarr_bucket_versioned]
+STARTUP_CHECKS: list[StartupCheck] = [check_zarr_bucket_versioned, start_readers]
