@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from dandischema.digests.dandietag import PartGenerator
@@ -112,7 +113,8 @@ async def create_extract(
     error: str = "",
     findings: list[dict[str, Any]] | None = None,
 ) -> BlobExtract:
-    """The ingest worker's NWB extraction result for `blob`: failed when `error` is given."""
+    """The ingest worker's NWB extraction result for `blob`: failed when `error` is given. As
+    the extract job does, it makes a checksummed blob ready (without asking for validation)."""
     extract = BlobExtract(
         blob_id=blob.id,
         status=ExtractStatus.FAILED if error else ExtractStatus.EXTRACTED,
@@ -122,6 +124,8 @@ async def create_extract(
         findings=findings,
     )
     session.add(extract)
+    if blob.sha256 is not None and blob.ready_at is None:
+        blob.ready_at = datetime.now(UTC)
     await session.flush()
     return extract
 

@@ -13,13 +13,14 @@ import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from arq import Retry
 from arq.constants import job_key_prefix, result_key_prefix
+from conftest import ingest_context
 from factories import create_asset, create_blob, create_dandiset, create_extract, create_user
 from s3 import object_tags, read_range
 from sqlalchemy import func, select
@@ -50,16 +51,18 @@ from dandelion_common.jobs.contracts import (
     REVALIDATE_UNEMBARGOED_ASSET,
     VALIDATE_ASSET,
     VALIDATE_VERSION,
-    AssetChecksum,
+    AssetRef,
     UnembargoRequest,
     VersionRevision,
 )
 from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.jobs.resources import job_context
 from dandelion_common.metadata import full_metadata
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key
 from dandelion_ingest import embargo
+from dandelion_ingest.resources import ingest_resources
 from dandelion_ingest.tasks import validate_asset, validate_version
 
 MiB = 1024 * 1024
@@ -81,7 +84,7 @@ Ctx = dict[str, Any]
 
 @pytest.fixture
 def ctx(settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage) -> Ctx:
-    return {"settings": settings, "db": db, "queue": job_queue, "storage": storage}
+    return ingest_context(settings, db, job_queue, storage)
 
 
 async def put_embargoed(storage: S3Storage, blob_id: uuid.UUID, content: bytes) -> None:
@@ -235,11 +238,8 @@ async def test_draft_and_assets_are_validated_again_by_the_worker(
 ) -> None:
     scene = await unembargoing(session, storage, files=2)
     first = scene.assets[0]
-    earlier = AssetChecksum(
-        asset_id=first.id, sha256=await blob_sha(session, first), extracted=True
-    )
     # The asset's earlier validation ran: arq keeps its result, refusing its id for an hour.
-    earlier_id = VALIDATE_ASSET.job_id(earlier)
+    earlier_id = VALIDATE_ASSET.job_id(AssetRef(asset_id=first.id))
     await job_queue.redis.set(f"{result_key_prefix}{earlier_id}", b"kept", ex=3600)
 
     await run(ctx, scene)
@@ -248,9 +248,7 @@ async def test_draft_and_assets_are_validated_again_by_the_worker(
     revision = VersionRevision(version_id=scene.draft.id, revision=scene.draft.modified.isoformat())
     assert await queued(job_queue, VALIDATE_VERSION.job_id(revision))
     for asset in scene.assets:
-        payload = AssetChecksum(
-            asset_id=asset.id, sha256=await blob_sha(session, asset), extracted=True
-        )
+        payload = AssetRef(asset_id=asset.id)
         assert await queued(job_queue, REVALIDATE_UNEMBARGOED_ASSET.job_id(payload))
         # What the ingest worker does with the job: the asset is valid again.
         result = await validate_asset.coroutine(ctx, **payload.model_dump(mode="json"))
@@ -259,8 +257,22 @@ async def test_draft_and_assets_are_validated_again_by_the_worker(
     assert await validate_version.coroutine(ctx, **revision.model_dump()) == "Valid"
 
 
-async def blob_sha(session: AsyncSession, asset: Asset) -> str | None:
-    return await session.scalar(select(AssetBlob.sha256).where(AssetBlob.id == asset.blob_id))
+async def test_an_asset_whose_blob_is_not_ready_is_left_to_its_blob(
+    ctx: Ctx, session: AsyncSession, storage: S3Storage, job_queue: JobQueue
+) -> None:
+    scene = await unembargoing(session, storage, files=1)
+    waiting = await add_embargoed_asset(session, storage, scene, b"still read", "sub-9/b.nwb")
+    waiting.status = AssetStatus.PENDING
+    blob = await session.get_one(AssetBlob, waiting.blob_id)
+    blob.ready_at = None  # its extraction still running
+    await session.flush()
+
+    await run(ctx, scene)
+
+    asked = REVALIDATE_UNEMBARGOED_ASSET.job_id(AssetRef(asset_id=waiting.id))
+    assert not await queued(job_queue, asked)  # its blob's becoming ready asks instead
+    ready = REVALIDATE_UNEMBARGOED_ASSET.job_id(AssetRef(asset_id=scene.assets[0].id))
+    assert await queued(job_queue, ready)
 
 
 async def queued(job_queue: JobQueue, job_id: str | None) -> bool:
@@ -371,7 +383,7 @@ async def test_an_s3_outage_is_retried_and_keeps_the_dandiset_unembargoing(
     down = await S3Storage.connect(unreachable)
     try:
         with pytest.raises(Retry):
-            await run({**ctx, "storage": down}, scene)
+            await run(job_context(replace(ingest_resources(ctx), storage=down)), scene)
     finally:
         await down.close()
     assert await embargo_status(session, scene.dandiset) is EmbargoStatus.UNEMBARGOING

@@ -18,10 +18,15 @@ from dandelion_common.db.enums import AssetStatus, ExtractStatus, OutboxEntity
 from dandelion_common.db.models import Asset, AssetBlob, BlobExtract
 from dandelion_common.db.session import Database
 from dandelion_common.jobs.queue import JobQueue
+from dandelion_common.jobs.resources import job_context
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key
-from dandelion_ingest.extraction import extract, inspect, readers
+from dandelion_ingest.extraction import (
+    extract,
+    inspect,
+)
+from dandelion_ingest.resources import IngestResources, ingest_resources
 from dandelion_ingest.tasks import validate_asset
 
 
@@ -29,12 +34,10 @@ from dandelion_ingest.tasks import validate_asset
 async def ctx(
     settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage
 ) -> AsyncIterator[dict[str, Any]]:
-    context: dict[str, Any] = {
-        "settings": settings, "db": db, "queue": job_queue, "storage": storage,
-    }  # fmt: skip
-    yield context
-    for close in context.get("closers", []):
-        close()  # the reader pools
+    resources = IngestResources(settings=settings, db=db, queue=job_queue, storage=storage)
+    yield job_context(resources)
+    resources.extraction_readers.close()
+    resources.inspection_readers.close()
 
 
 async def pending_asset(
@@ -77,7 +80,7 @@ async def test_extract_stores_facts_and_the_asset_gets_them(
     assert await extract.coroutine(ctx, blob_id=str(blob.id)) == "extracted"  # idempotent
     assert await outbox_rows(session, OutboxEntity.ASSET, asset.id) == 1  # facts searchable
 
-    await validate_asset.coroutine(ctx, asset_id=str(asset.id), sha256="0" * 64)
+    await validate_asset.coroutine(ctx, asset_id=str(asset.id))
     await session.refresh(asset)
     assert asset.validation_errors == []
     assert asset.status is AssetStatus.VALID
@@ -115,7 +118,7 @@ async def test_broken_nwb_makes_the_asset_invalid_with_a_reason(
     assert row is not None
     assert reason.lower() in row.error.lower(), row.error
     assert await inspect.coroutine(ctx, blob_id=str(blob.id)) == "nothing to inspect"
-    result = await validate_asset.coroutine(ctx, asset_id=str(asset.id), sha256="0" * 64)
+    result = await validate_asset.coroutine(ctx, asset_id=str(asset.id))
     assert result == "Invalid"
     await session.refresh(asset)
     assert asset.status is AssetStatus.INVALID
@@ -129,6 +132,17 @@ async def test_inspection_waits_its_turn_without_holding_a_job_slot(
     _, blob = await pending_asset(session, storage, b"x", "sub-m2/x.nwb")
     session.add(BlobExtract(blob_id=blob.id, status=ExtractStatus.EXTRACTED, extractor_version="t"))
     await session.flush()
-    readers(ctx, "inspect").in_flight = 1  # another inspection is running
+    ingest_resources(ctx).inspection_readers.in_flight = 1  # another inspection is running
     with pytest.raises(Retry):
         await inspect.coroutine(ctx, blob_id=str(blob.id))
+
+
+async def test_every_job_of_a_worker_shares_its_reader_pools(
+    ctx: dict[str, Any],
+) -> None:
+    # Made with the worker's resources at its start; arq's per-job copies of the context
+    # share them (tests/common/jobs/test_worker.py runs a real worker for this).
+    first, second = ({**ctx, "job_id": job} for job in ("a", "b"))
+    for pools in ("extraction_readers", "inspection_readers"):
+        assert getattr(ingest_resources(first), pools) is getattr(ingest_resources(second), pools)
+    assert ingest_resources(ctx).extraction_readers is not ingest_resources(ctx).inspection_readers

@@ -3,13 +3,13 @@ been lost with Redis), past a grace period, and nothing else; asking twice is ha
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from arq.constants import job_key_prefix
 from arq.jobs import Job
+from conftest import ingest_context
 from factories import create_asset, create_blob, create_dandiset, create_extract, create_user
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +25,7 @@ from dandelion_common.jobs.contracts import (
     UNEMBARGO,
     VALIDATE_ASSET,
     VALIDATE_VERSION,
-    AssetChecksum,
+    AssetRef,
     BlobRef,
     JobContract,
     Payload,
@@ -45,7 +45,7 @@ LONG_AGO = datetime.now(UTC) - timedelta(hours=1)
 
 @pytest.fixture
 def ctx(settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage) -> Ctx:
-    return {"settings": settings, "db": db, "queue": job_queue, "storage": storage}
+    return ingest_context(settings, db, job_queue, storage)
 
 
 async def queued(queue: JobQueue, job_id: str | None) -> bool:
@@ -74,16 +74,13 @@ async def test_lost_ingest_jobs_are_sent_again_once(
     await session.execute(update(AssetBlob).where(AssetBlob.id == fresh.id).values(sha256=None))
     await session.flush()
 
-    assert await reconcile_ingest(ctx) == 7
+    assert await reconcile_ingest(ctx) == 6
     assert asset.blob_id is not None
     expected = [
         COMPUTE_SHA256.job_id(BlobRef(blob_id=unhashed.id)),
         EXTRACT_NWB.job_id(BlobRef(blob_id=unhashed.id)),
         EXTRACT_NWB.job_id(BlobRef(blob_id=asset.blob_id)),
-        VALIDATE_ASSET.job_id(AssetChecksum(asset_id=asset.id, sha256=asset_sha(asset))),
-        VALIDATE_ASSET.job_id(
-            AssetChecksum(asset_id=extracted.id, sha256=asset_sha(extracted), extracted=True)
-        ),
+        VALIDATE_ASSET.job_id(AssetRef(asset_id=extracted.id)),
         VALIDATE_VERSION.job_id(
             VersionRevision(version_id=draft.id, revision=LONG_AGO.isoformat())
         ),
@@ -92,12 +89,32 @@ async def test_lost_ingest_jobs_are_sent_again_once(
     for job_id in expected:
         assert await queued(job_queue, job_id), job_id
     assert not await queued(job_queue, COMPUTE_SHA256.job_id(BlobRef(blob_id=fresh.id)))
+    # Its blob is not ready (unread): its extraction, once done, asks for it.
+    assert not await queued(job_queue, VALIDATE_ASSET.job_id(AssetRef(asset_id=asset.id)))
     assert await reconcile_ingest(ctx) == 0  # all known to the queue: nothing twice
 
 
-def asset_sha(asset: Asset) -> str:
-    """The factory's blob of an asset: the SHA-256 of its path."""
-    return hashlib.sha256(asset.path.encode()).hexdigest()
+async def test_a_blob_with_both_facts_but_not_marked_ready_is_settled(
+    ctx: Ctx, session: AsyncSession, job_queue: JobQueue
+) -> None:
+    """As a worker of the version before readiness leaves it during a deploy."""
+    owner, _ = await create_user(session)
+    _, draft = await create_dandiset(session, owner=owner)
+    asset = await create_asset(session, version=draft, path="sub-1/a.nwb")
+    blob = await session.get_one(AssetBlob, asset.blob_id)
+    await create_extract(session, blob)
+    blob.ready_at = None
+    await session.flush()
+    for model in (AssetBlob, Asset):
+        await session.execute(update(model).values(created=LONG_AGO, modified=LONG_AGO))
+    await session.flush()
+
+    await reconcile_ingest(ctx)
+
+    await session.refresh(blob)
+    assert blob.ready_at is not None
+    assert await queued(job_queue, VALIDATE_ASSET.job_id(AssetRef(asset_id=asset.id)))
+    assert await reconcile_ingest(ctx) == 0
 
 
 async def test_valid_and_published_work_is_left_alone(ctx: Ctx, session: AsyncSession) -> None:

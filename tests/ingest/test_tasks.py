@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from arq.jobs import Job, JobStatus
-from conftest import auth
+from conftest import auth, ingest_context
 from factories import create_blob, create_dandiset, create_extract, create_user
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,7 @@ from dandelion_common.db.session import Database
 from dandelion_common.jobs.contracts import (
     VALIDATE_ASSET,
     VALIDATE_VERSION,
-    AssetChecksum,
+    AssetRef,
     VersionRevision,
 )
 from dandelion_common.jobs.queue import JobQueue
@@ -44,8 +44,10 @@ PUBLISHABLE = {
 
 
 @pytest.fixture
-def ctx(settings: Settings, db: Database, job_queue: JobQueue) -> dict[str, Any]:
-    return {"settings": settings, "db": db, "queue": job_queue}
+def ctx(
+    settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage
+) -> dict[str, Any]:
+    return ingest_context(settings, db, job_queue, storage)
 
 
 async def create(client: httpx.AsyncClient, key: str, metadata: dict[str, Any]) -> int:
@@ -144,8 +146,15 @@ async def add_asset(
     return asset
 
 
-def checksum_payload(asset: Asset, sha256: str | None) -> dict[str, Any]:
-    return AssetChecksum(asset_id=asset.id, sha256=sha256).model_dump(mode="json")
+def asset_payload(asset: Asset) -> dict[str, Any]:
+    return dict(AssetRef(asset_id=asset.id).model_dump(mode="json"))
+
+
+async def validation_queued(job_queue: JobQueue, asset: Asset) -> bool:
+    job_id = VALIDATE_ASSET.job_id(AssetRef(asset_id=asset.id))
+    assert job_id is not None
+    job = Job(job_id, job_queue.redis, _queue_name=VALIDATE_ASSET.queue_name)
+    return await job.status() == JobStatus.queued
 
 
 async def test_asset_with_checksum_and_format_becomes_valid(
@@ -158,17 +167,17 @@ async def test_asset_with_checksum_and_format_becomes_valid(
         checksum=True,
         extracted={},
     )
-    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Valid"
+    assert await validate_asset.coroutine(ctx, **asset_payload(asset)) == "Valid"
     await session.refresh(asset)
     assert (asset.status, asset.validation_errors) == (AssetStatus.VALID, [])
-    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "not pending"
+    assert await validate_asset.coroutine(ctx, **asset_payload(asset)) == "not pending"
 
 
 async def test_asset_without_format_is_invalid_with_dandis_message(
     ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     asset = await add_asset(api_client, session, {"path": "b.nwb"}, checksum=True, extracted={})
-    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Invalid"
+    assert await validate_asset.coroutine(ctx, **asset_payload(asset)) == "Invalid"
     validation = await api_client.get(f"/api/assets/{asset.id}/info/")
     assert validation.status_code == 200
     await session.refresh(asset)
@@ -181,17 +190,10 @@ async def test_asset_waits_for_its_checksum(
     asset = await add_asset(
         api_client, session, {"path": "c.nwb", "encodingFormat": "x"}, checksum=False
     )
-    payload = AssetChecksum(asset_id=asset.id, sha256=None)
-    job_id = VALIDATE_ASSET.job_id(payload)
-    assert job_id is not None
-    assert (
-        await Job(job_id, job_queue.redis, _queue_name=VALIDATE_ASSET.queue_name).status()
-        == JobStatus.queued
-    )
-    assert (
-        await validate_asset.coroutine(ctx, **checksum_payload(asset, None))
-        == "waiting for checksum"
-    )
+    # Its blob is not ready: the checksum job asks once it is, so the API asks for nothing.
+    assert not await validation_queued(job_queue, asset)
+    # A stray request (an old payload, a resend) changes nothing.
+    assert await validate_asset.coroutine(ctx, **asset_payload(asset)) == "blob not ready"
     await session.refresh(asset)
     assert asset.status is AssetStatus.PENDING
 
@@ -208,24 +210,18 @@ async def test_sha256_streams_the_object_and_releases_waiting_assets(
     )
     blob = await session.get(AssetBlob, asset.blob_id)
     assert blob is not None
+    await create_extract(session, blob)  # extracted first: the checksum makes the blob ready
     content = os.urandom(3 * ranges.CHUNK_BYTES // 2 + 7)  # several ranged reads, a ragged end
     blob.size = len(content)
     await session.flush()
     await storage.put(blob_key(blob.id), content)
-    ctx_with_storage = {**ctx, "storage": storage}
     expected = hashlib.sha256(content).hexdigest()
-    assert await checksum.sha256.coroutine(ctx_with_storage, blob_id=str(blob.id)) == expected
+    assert await checksum.sha256.coroutine(ctx, blob_id=str(blob.id)) == expected
     await session.refresh(blob)
     assert blob.sha256 == expected
-    job_id = VALIDATE_ASSET.job_id(AssetChecksum(asset_id=asset.id, sha256=expected))
-    assert job_id is not None
-    assert (
-        await Job(job_id, job_queue.redis, _queue_name=VALIDATE_ASSET.queue_name).status()
-        == JobStatus.queued
-    )
-    assert (
-        await checksum.sha256.coroutine(ctx_with_storage, blob_id=str(blob.id)) == expected
-    )  # idempotent
+    assert blob.ready_at is not None
+    assert await validation_queued(job_queue, asset)
+    assert await checksum.sha256.coroutine(ctx, blob_id=str(blob.id)) == expected  # idempotent
 
 
 PARTICIPANT = {
@@ -249,8 +245,8 @@ async def test_nwb_asset_waits_for_extraction_then_gets_its_facts(
         "keywords": ["mine"],
     }
     asset = await add_asset(api_client, session, client_metadata, checksum=True)
-    payload = checksum_payload(asset, "x")
-    assert await validate_asset.coroutine(ctx, **payload) == "waiting for extraction"
+    payload = asset_payload(asset)
+    assert await validate_asset.coroutine(ctx, **payload) == "blob not ready"
     assert asset.blob_id is not None
     blob = await session.get(AssetBlob, asset.blob_id)
     assert blob is not None
@@ -278,7 +274,7 @@ async def test_unreadable_nwb_is_invalid_with_a_readable_message(
     blob = await session.get(AssetBlob, asset.blob_id)
     assert blob is not None
     await create_extract(session, blob, error="not an HDF5 file")
-    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Invalid"
+    assert await validate_asset.coroutine(ctx, **asset_payload(asset)) == "Invalid"
     response = await api_client.get(
         f"/api/dandisets/{(await dandiset_of(session, asset)):06}/versions/draft/assets/"
         f"{asset.id}/validation/"
@@ -289,12 +285,15 @@ async def test_unreadable_nwb_is_invalid_with_a_readable_message(
     ]
 
 
-async def test_files_that_are_not_nwb_do_not_wait_for_extraction(
+async def test_files_that_are_not_nwb_do_not_mind_a_failed_extraction(
     ctx: dict[str, Any], api_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
+    # Every blob's extraction is tried (readiness waits for its outcome); a text file's fails.
     metadata = {"path": "README.txt", "encodingFormat": "text/plain"}
     asset = await add_asset(api_client, session, metadata, checksum=True)
-    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Valid"
+    assert asset.blob_id is not None
+    await create_extract(session, await session.get_one(AssetBlob, asset.blob_id), error="no")
+    assert await validate_asset.coroutine(ctx, **asset_payload(asset)) == "Valid"
 
 
 async def test_validation_shows_advisory_findings_without_changing_status(
@@ -316,7 +315,7 @@ async def test_validation_shows_advisory_findings_without_changing_status(
     )
     pending = (await api_client.get(url)).json()
     assert pending["status"] == "Pending"
-    assert await validate_asset.coroutine(ctx, **checksum_payload(asset, "x")) == "Valid"
+    assert await validate_asset.coroutine(ctx, **asset_payload(asset)) == "Valid"
     body = (await api_client.get(url)).json()
     assert (body["status"], body["validation_errors"]) == ("Valid", [])
     assert body["advisory_findings"] == [finding]

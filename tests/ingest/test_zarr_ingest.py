@@ -23,6 +23,7 @@ import pytest
 import zarr
 from arq import Retry
 from arq.constants import job_key_prefix
+from conftest import ingest_context
 from factories import create_asset, create_blob, create_dandiset, create_user, outbox_rows
 from s3 import object_tags
 from sqlalchemy import func, select
@@ -43,12 +44,13 @@ from dandelion_common.db.models import (
     ZarrSnapshotEntry,
 )
 from dandelion_common.db.session import Database
-from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, AssetChecksum, ZarrRef
+from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, ZarrAssetRef, ZarrRef
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import Environment, Settings
 from dandelion_common.storage import S3Storage, zarr_key
 from dandelion_ingest import embargo
 from dandelion_ingest import zarr as ingest
+from dandelion_ingest.resources import ingest_resources
 from dandelion_ingest.zarr import StreamingZarrChecksum
 from dandelion_ingest.zarr import checksum as streaming
 
@@ -59,7 +61,7 @@ NWB_PATH = "sub-1/sub-1_ecephys.nwb"
 
 @pytest.fixture
 def ctx(settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage) -> Ctx:
-    return {"settings": settings, "db": db, "queue": job_queue, "storage": storage}
+    return ingest_context(settings, db, job_queue, storage)
 
 
 # -- the checksum on its own -------------------------------------------------------------------
@@ -234,7 +236,7 @@ async def draft_asset(session: AsyncSession, draft: Version) -> Asset:
 
 
 async def validation_asked(job_queue: JobQueue, asset_id: uuid.UUID, snapshot_id: Any) -> bool:
-    payload = AssetChecksum(asset_id=asset_id, sha256=str(snapshot_id))
+    payload = ZarrAssetRef(asset_id=asset_id, snapshot_id=snapshot_id)
     return bool(
         await job_queue.redis.exists(job_key_prefix + str(VALIDATE_ZARR_ASSET.job_id(payload)))
     )
@@ -565,33 +567,40 @@ async def unversioned_storage(settings: Settings, *, create: bool = True) -> S3S
 async def test_the_worker_starts_on_a_versioned_zarr_bucket(
     ctx: Ctx, settings: Settings, environment: Environment
 ) -> None:
-    ctx["settings"] = settings.model_copy(update={"environment": environment})
+    ingest_resources(ctx).settings = settings.model_copy(update={"environment": environment})
     await ingest.check_zarr_bucket_versioned(ctx)
 
 
+check = ingest.check_zarr_bucket_versioned
+
+
 async def test_production_refuses_an_unversioned_zarr_bucket_and_development_warns(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, db: Database, job_queue: JobQueue, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = await unversioned_storage(settings)
     try:
         production = settings.model_copy(update={"environment": Environment.PRODUCTION})
         with pytest.raises(ingest.UnversionedZarrBucket, match=store.zarr.bucket):
-            await ingest.check_zarr_bucket_versioned({"settings": production, "storage": store})
+            await ingest.check_zarr_bucket_versioned(
+                ingest_context(production, db, job_queue, store)
+            )
         with caplog.at_level("WARNING", logger="dandelion.ingest.zarr"):
-            await ingest.check_zarr_bucket_versioned({"settings": settings, "storage": store})
+            await ingest.check_zarr_bucket_versioned(ingest_context(settings, db, job_queue, store))
         assert "does not have S3 object versioning enabled" in caplog.text
     finally:
         await store.close()
 
 
 async def test_a_zarr_bucket_s3_cannot_describe_does_not_stop_the_worker(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, db: Database, job_queue: JobQueue, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = await unversioned_storage(settings, create=False)  # no such bucket
     try:
         production = settings.model_copy(update={"environment": Environment.PRODUCTION})
         with caplog.at_level("WARNING", logger="dandelion.ingest.zarr"):
-            await ingest.check_zarr_bucket_versioned({"settings": production, "storage": store})
+            await ingest.check_zarr_bucket_versioned(
+                ingest_context(production, db, job_queue, store)
+            )
         assert "zarr bucket versioning unknown" in caplog.text
     finally:
         await store.close()

@@ -9,16 +9,18 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import auth
+from conftest import auth, ingest_context
 from factories import create_dandiset, create_user, create_zarr, ingest_snapshot
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import AssetStatus
 from dandelion_common.db.models import Asset, Version, ZarrArchive
 from dandelion_common.db.session import Database
+from dandelion_common.jobs.contracts import ZarrAssetRef
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.schema import SCHEMA_VERSION
 from dandelion_common.settings import Settings
+from dandelion_common.storage import S3Storage
 from dandelion_ingest.summary import aggregate
 from dandelion_ingest.tasks import validate_asset
 
@@ -26,8 +28,10 @@ PATH = "sub-01/sub-01_sample-1_SPIM.ome.zarr"
 
 
 @pytest.fixture
-def ctx(settings: Settings, db: Database, job_queue: JobQueue) -> dict[str, Any]:
-    return {"settings": settings, "db": db, "queue": job_queue}
+def ctx(
+    settings: Settings, db: Database, job_queue: JobQueue, storage: S3Storage
+) -> dict[str, Any]:
+    return ingest_context(settings, db, job_queue, storage)
 
 
 def client_metadata(size: int, checksum: str) -> dict[str, Any]:
@@ -88,7 +92,9 @@ async def zarr_asset(
 
 
 def payload(asset: Asset) -> dict[str, Any]:
-    return {"asset_id": str(asset.id), "sha256": str(asset.zarr_snapshot_id)}
+    """What VALIDATE_ZARR_ASSET sends (an asset without a snapshot: any snapshot id)."""
+    snapshot_id = asset.zarr_snapshot_id or uuid.uuid4()
+    return dict(ZarrAssetRef(asset_id=asset.id, snapshot_id=snapshot_id).model_dump(mode="json"))
 
 
 async def test_an_ingested_zarr_asset_as_dandi_cli_sends_it_is_valid(

@@ -38,7 +38,7 @@ from dandelion_common.jobs.contracts import COMPUTE_SHA256, BlobRef
 from dandelion_common.jobs.worker import Context, handler, job_session
 from dandelion_common.settings import WorkerSettings
 from dandelion_common.storage import S3Storage, blob_key
-from dandelion_ingest.readiness import release_waiting_assets
+from dandelion_ingest.readiness import settle
 from dandelion_ingest.resources import ingest_resources
 
 logger = logging.getLogger("dandelion.ingest.checksum")
@@ -352,7 +352,13 @@ async def checksum_of(ctx: Context, blob: _Blob) -> str:
 
 @handler(COMPUTE_SHA256)
 async def sha256(ctx: Context, payload: BlobRef) -> str:
-    """Checksum a new blob, then ask for validation of the assets waiting for it."""
+    """Checksum a new blob; if its extraction is done too, the blob is ready and its Pending
+    assets are asked for (readiness.settle).
+
+    One commit per step and no transaction held across the S3 read (minutes for a large
+    blob): the blob is looked up in one transaction, its checksum recorded in another, under
+    the blob's row lock, where readiness is decided.
+    """
     async with job_session(ctx) as session:
         blob = await session.get(AssetBlob, payload.blob_id)
         if blob is None:
@@ -367,7 +373,7 @@ async def sha256(ctx: Context, payload: BlobRef) -> str:
         if blob is None:
             return "gone"
         blob.sha256 = checksum
-        await release_waiting_assets(session, blob)
+        await settle(session, blob)
     # After the commit: a crash before this line leaves a checkpoint that expires unused.
     await ingest_resources(ctx).queue.redis.delete(checkpoint_key(target.id))
     return checksum

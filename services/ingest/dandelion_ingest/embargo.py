@@ -54,7 +54,6 @@ from dandelion_common.db.enums import (
 from dandelion_common.db.models import (
     Asset,
     AssetBlob,
-    BlobExtract,
     Dandiset,
     User,
     Version,
@@ -68,7 +67,7 @@ from dandelion_common.jobs.contracts import (
     REVALIDATE_UNEMBARGOED_ASSET,
     UNEMBARGO,
     VALIDATE_VERSION,
-    AssetChecksum,
+    AssetRef,
     UnembargoRequest,
     VersionRevision,
 )
@@ -76,6 +75,7 @@ from dandelion_common.jobs.worker import Context, handler, job_session
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings, WorkerSettings
 from dandelion_common.storage import S3Storage, blob_key, zarr_key
+from dandelion_ingest.resources import ingest_resources
 
 T = TypeVar("T")
 logger = logging.getLogger("dandelion.ingest.embargo")
@@ -116,7 +116,7 @@ async def unembargo(ctx: Context, payload: UnembargoRequest) -> str:
 
 
 async def _unembargo(ctx: Context, payload: UnembargoRequest) -> int:
-    deadline = _deadline(ctx["settings"].worker)
+    deadline = _deadline(ingest_resources(ctx).settings.worker)
     await sweep(ctx, payload.dandiset_id)
     await untag_zarrs(ctx, payload.dandiset_id)
     moved = 0
@@ -157,7 +157,7 @@ def _of_dandiset(dandiset_id: int) -> ColumnElement[bool]:
 
 async def move_blobs(ctx: Context, dandiset_id: int, *, deadline: float) -> int:
     """Move every blob of the dandiset still flagged embargoed; returns how many."""
-    storage: S3Storage = ctx["storage"]
+    storage: S3Storage = ingest_resources(ctx).storage
     async with job_session(ctx) as session:
         query = (
             select(AssetBlob.id, AssetBlob.size)
@@ -263,7 +263,7 @@ async def sweep(ctx: Context, dandiset_id: int) -> None:
             AssetBlob.embargoed.is_(False), _of_dandiset(dandiset_id)
         )
         ids = list(await session.scalars(query))
-    await ctx["storage"].delete_many([blob_key(i, embargoed=True) for i in ids])
+    await ingest_resources(ctx).storage.delete_many([blob_key(i, embargoed=True) for i in ids])
 
 
 # -- zarr archives -------------------------------------------------------------------------
@@ -276,7 +276,7 @@ async def untag_zarrs(ctx: Context, dandiset_id: int) -> int:
     async with job_session(ctx) as session:
         query = select(ZarrArchive.id).where(ZarrArchive.dandiset_id == dandiset_id)
         zarr_ids = list(await session.scalars(query))
-    storage: S3Storage = ctx["storage"].zarr
+    storage: S3Storage = ingest_resources(ctx).storage.zarr
     untagged = 0
     for zarr_id in zarr_ids:
         async for page in storage.latest_versions(zarr_key(zarr_id)):
@@ -296,7 +296,7 @@ async def untag_all(storage: S3Storage, keys: Sequence[str]) -> None:
 async def open_dandiset(ctx: Context, payload: UnembargoRequest) -> bool:
     """OPEN, with everything that follows, in one transaction; False if a blob of the
     dandiset is still embargoed (nothing is changed then)."""
-    settings: Settings = ctx["settings"]
+    settings: Settings = ingest_resources(ctx).settings
     async with job_session(ctx) as session:
         query = select(Dandiset).where(Dandiset.id == payload.dandiset_id).with_for_update()
         dandiset = await session.scalar(query)
@@ -341,18 +341,20 @@ async def _draft_pending(session: AsyncSession, dandiset_id: int) -> None:
     emit(session, OutboxEntity.VERSION, draft.id)
 
 
-async def _revalidations(session: AsyncSession, draft_id: int) -> list[AssetChecksum]:
+async def _revalidations(session: AsyncSession, draft_id: int) -> list[AssetRef]:
+    """The draft's Pending assets on ready blobs; those on blobs not ready yet are asked for
+    when their blob becomes ready (dandelion_ingest.readiness)."""
     query = (
-        select(Asset.id, AssetBlob.sha256, BlobExtract.blob_id.is_not(None))
+        select(Asset.id)
         .join(VersionAsset, VersionAsset.asset_id == Asset.id)
         .join(AssetBlob, AssetBlob.id == Asset.blob_id)
-        .outerjoin(BlobExtract, BlobExtract.blob_id == AssetBlob.id)
-        .where(VersionAsset.version_id == draft_id, Asset.status == AssetStatus.PENDING)
+        .where(
+            VersionAsset.version_id == draft_id,
+            Asset.status == AssetStatus.PENDING,
+            AssetBlob.ready_at.is_not(None),
+        )
     )
-    return [
-        AssetChecksum(asset_id=asset_id, sha256=sha256, extracted=extracted)
-        for asset_id, sha256, extracted in await session.execute(query)
-    ]
+    return [AssetRef(asset_id=asset_id) for asset_id in await session.scalars(query)]
 
 
 async def _requester(session: AsyncSession, user_id: int) -> User:

@@ -1,5 +1,11 @@
 """The extract and inspect jobs: NWB facts read remotely from a blob (a few ranged GETs, never
-the data), stored once per blob, then the assets waiting on them are validated."""
+the data), stored once per blob; the extraction's outcome is one of the facts that make a blob
+ready for validation (readiness.py).
+
+Each job commits once per step and holds no transaction across the NWB read, which runs in
+a reader process over ranged S3 GETs and may take up to its timeout: a short transaction
+reads what the job needs, the read runs outside any, and another short one stores the result.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +21,16 @@ from dandelion_common.db.enums import ExtractStatus, OutboxEntity
 from dandelion_common.db.models import Asset, AssetBlob, BlobExtract
 from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import EXTRACT_NWB, INSPECT_NWB, BlobRef
-from dandelion_common.jobs.worker import Context, close_at_shutdown, handler, job_session
+from dandelion_common.jobs.worker import Context, handler, job_session
 from dandelion_common.outbox import emit
 from dandelion_common.storage import S3Storage, blob_key
 from dandelion_ingest.nwb.errors import RemoteReadError
 from dandelion_ingest.nwb.extract import EXTRACTOR_VERSION, Extraction, NotNwbError, extract_url
 from dandelion_ingest.nwb.inspect import inspect_url
 from dandelion_ingest.nwb.mapping import asset_metadata
-from dandelion_ingest.pool import ReaderFailed, ReaderPool
-from dandelion_ingest.readiness import release_waiting_assets
+from dandelion_ingest.pool import ReaderFailed
+from dandelion_ingest.readiness import settle
+from dandelion_ingest.resources import ingest_resources
 
 logger = logging.getLogger("dandelion.ingest")
 
@@ -34,23 +41,12 @@ RETRY_SECONDS = 10
 INSPECT_WAIT_SECONDS = 5
 
 
-def readers(ctx: Context, purpose: str) -> ReaderPool:
-    """One reader process per purpose and worker, made on first use: slow inspections never
-    queue the quick extractions that validation waits for."""
-    key = f"readers:{purpose}"
-    pool: ReaderPool | None = ctx.get(key)
-    if pool is None:
-        pool = ctx[key] = ReaderPool()
-        close_at_shutdown(ctx, pool.close)
-    return pool
-
-
 async def _blob_url(ctx: Context, session: AsyncSession, blob_id: Any) -> tuple[str, int] | None:
     """A GET URL for the blob's object and its size; None once the blob is gone."""
     blob = await session.get(AssetBlob, blob_id)
     if blob is None:
         return None
-    storage: S3Storage = ctx["storage"]
+    storage: S3Storage = ingest_resources(ctx).storage
     key = blob_key(blob.id, embargoed=blob.embargoed)
     return await storage.presign_internal_get(key, expires=URL_EXPIRY_SECONDS), blob.size
 
@@ -95,7 +91,9 @@ async def _store(session: AsyncSession, blob_id: Any, values: dict[str, Any]) ->
 
 @handler(EXTRACT_NWB)
 async def extract(ctx: Context, payload: BlobRef) -> str:
-    """Read a blob's NWB metadata; a file that is not readable NWB is recorded as failed."""
+    """Read a blob's NWB metadata; a file that is not readable NWB is recorded as failed.
+    Either outcome is stored under the blob's row lock, where readiness is decided: with the
+    checksum known too, the blob is ready and its Pending assets are asked for."""
     async with job_session(ctx) as session:
         done = await session.get(BlobExtract, payload.blob_id)
         if done is not None and done.extractor_version == EXTRACTOR_VERSION:
@@ -104,7 +102,7 @@ async def extract(ctx: Context, payload: BlobRef) -> str:
     if located is None:
         return "gone"
     try:
-        extraction = await readers(ctx, "extract").run(
+        extraction = await ingest_resources(ctx).extraction_readers.run(
             EXTRACT_TIMEOUT_SECONDS, extract_url, *located
         )
         values = _columns(extraction)
@@ -117,7 +115,7 @@ async def extract(ctx: Context, payload: BlobRef) -> str:
         if blob is None:
             return "gone"
         await _store(session, blob.id, values)
-        await release_waiting_assets(session, blob)
+        await settle(session, blob)
         if values["status"] is ExtractStatus.EXTRACTED:
             enqueue_after_commit(session, INSPECT_NWB, payload)
     logger.info("extracted", extra={"blob_id": str(payload.blob_id), "status": values["status"]})
@@ -126,7 +124,8 @@ async def extract(ctx: Context, payload: BlobRef) -> str:
 
 @handler(INSPECT_NWB)
 async def inspect(ctx: Context, payload: BlobRef) -> str:
-    """pynwb validation and nwbinspector (DANDI's configuration): advisory findings."""
+    """pynwb validation and nwbinspector (DANDI's configuration): advisory findings. They do
+    not change an asset's status, so readiness does not wait for them."""
     async with job_session(ctx) as session:
         row = await session.get(BlobExtract, payload.blob_id)
         if row is None or row.status is not ExtractStatus.EXTRACTED:
@@ -134,7 +133,7 @@ async def inspect(ctx: Context, payload: BlobRef) -> str:
         if row.findings is not None:
             return "done"
         located = await _blob_url(ctx, session, payload.blob_id)
-    pool = readers(ctx, "inspect")
+    pool = ingest_resources(ctx).inspection_readers
     if pool.busy:
         # Come back later rather than hold one of the worker's job slots while waiting.
         raise Retry(defer=INSPECT_WAIT_SECONDS)

@@ -1,7 +1,9 @@
 """The ingest worker's clients: the database, the job queue, S3, and its NWB readers.
 
 Two reader pools, one per purpose: slow inspections never queue the quick extractions that
-validation waits for. Each spawns its process on first use.
+validation waits for. Each spawns its process on first use, once per worker: they are made
+here at startup, not in a job's context, which arq copies for each job (a pool first made
+there was made again, with a new reader process, by every job).
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Ingest jobs. Each takes ids, re-reads state under a row lock and returns early when there
-is nothing (or no longer anything) to do: arq may run a job twice."""
+is nothing (or no longer anything) to do: arq may run a job twice.
+
+The validation jobs here read only the database: each runs in one transaction, committed
+once at its end, with no remote I/O inside it (the S3 and NWB reads validation depends on
+were done, and stored, by the checksum and extract jobs).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from dandelion_common.db.models import (
 from dandelion_common.jobs.contracts import (
     VALIDATE_ASSET,
     VALIDATE_VERSION,
-    AssetChecksum,
+    AssetRef,
     VersionRevision,
 )
 from dandelion_common.jobs.worker import Context, handler, job_session
@@ -41,6 +46,7 @@ from dandelion_common.metadata import (
 )
 from dandelion_common.outbox import emit
 from dandelion_common.settings import Settings
+from dandelion_ingest.resources import ingest_resources
 from dandelion_ingest.summary import summarize_drafts_of
 
 logger = logging.getLogger("dandelion.ingest")
@@ -49,7 +55,7 @@ logger = logging.getLogger("dandelion.ingest")
 @handler(VALIDATE_VERSION)
 async def validate_version(ctx: Context, payload: VersionRevision) -> str:
     """Validate a draft's metadata as if it were published: Valid, or Invalid with errors."""
-    settings: Settings = ctx["settings"]
+    settings: Settings = ingest_resources(ctx).settings
     async with job_session(ctx) as session:
         query = select(Version).where(Version.id == payload.version_id).with_for_update()
         version = await session.scalar(query)
@@ -94,11 +100,8 @@ def merge_extracted(client: dict[str, Any], extracted: dict[str, Any]) -> dict[s
     return merged
 
 
-async def _nwb_errors(session: AsyncSession, asset: Asset, blob: AssetBlob) -> list[Any] | None:
-    """None while extraction is pending; else the errors it implies (after merging its facts)."""
-    extract = await session.get(BlobExtract, blob.id)
-    if extract is None:
-        return None
+def _nwb_errors(asset: Asset, extract: BlobExtract) -> list[Any]:
+    """The errors the blob's extraction implies for an NWB asset, after merging its facts."""
     if extract.status is ExtractStatus.FAILED:
         message = f"{asset.path} is not a readable NWB file: {extract.error}"
         return [{"field": "", "message": message}]
@@ -109,11 +112,11 @@ async def _nwb_errors(session: AsyncSession, asset: Asset, blob: AssetBlob) -> l
 
 
 @handler(VALIDATE_ASSET)
-async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
-    """Validate an asset's metadata as if published; it stays Pending until its checksum (and,
-    for NWB, its extraction; for a zarr, its snapshot) is known, as on DANDI ("asset is
-    currently being validated")."""
-    settings: Settings = ctx["settings"]
+async def validate_asset(ctx: Context, payload: AssetRef) -> str:
+    """Validate an asset's metadata as if published. Asked for once its blob is ready (its
+    checksum and extraction known: readiness.py) or, for a zarr, once it has a snapshot;
+    until then it stays Pending, as on DANDI ("asset is currently being validated")."""
+    settings: Settings = ingest_resources(ctx).settings
     async with job_session(ctx) as session:
         query = select(Asset).where(Asset.id == payload.asset_id).with_for_update()
         asset = await session.scalar(query)
@@ -124,11 +127,11 @@ async def validate_asset(ctx: Context, payload: AssetChecksum) -> str:
         if asset.zarr_id is not None:
             return await _validate_zarr_asset(session, settings, asset)
         blob = await session.get(AssetBlob, asset.blob_id) if asset.blob_id else None
-        if blob is None or blob.sha256 is None:
-            return "waiting for checksum"
-        errors = await _nwb_errors(session, asset, blob) if is_nwb(asset) else []
-        if errors is None:
-            return "waiting for extraction"
+        extract = await session.get(BlobExtract, blob.id) if blob is not None else None
+        if blob is None or blob.ready_at is None or extract is None:
+            # Only a stray request (an old payload, a resend): the blob's becoming ready asks.
+            return "blob not ready"
+        errors = _nwb_errors(asset, extract) if is_nwb(asset) else []
         errors = errors or asset_errors(settings, asset_full_metadata(settings, asset, blob))
         await _record(session, asset, errors)
     return asset.status.value

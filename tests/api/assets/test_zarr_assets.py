@@ -23,7 +23,7 @@ from dandelion_common.db.models import (
     ZarrArchive,
     ZarrSnapshot,
 )
-from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, AssetChecksum
+from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, ZarrAssetRef
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import Settings
 
@@ -89,7 +89,7 @@ async def test_a_zarr_asset_is_sized_by_its_snapshot_and_asks_for_validation(
     [node] = folders["results"]
     assert (node["aggregate_files"], node["aggregate_size"]) == (1, 300)
     assert node["asset"]["url"].endswith(f"/zarr/{archive.id}/")
-    payload = AssetChecksum(asset_id=asset.id, sha256=str(snapshot.id))
+    payload = ZarrAssetRef(asset_id=asset.id, snapshot_id=snapshot.id)
     job_id = VALIDATE_ZARR_ASSET.job_id(payload)
     assert job_id is not None
     job = Job(job_id, job_queue.redis, _queue_name=VALIDATE_ZARR_ASSET.queue_name)

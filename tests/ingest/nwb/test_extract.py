@@ -161,6 +161,19 @@ async def test_a_missing_object_is_a_remote_error(storage: S3Storage) -> None:
     assert "\n" not in caught.value.message
 
 
+async def test_a_remote_file_as_long_as_a_power_of_two_is_read_to_its_end(
+    tmp_path: Path, put_file: Put
+) -> None:
+    # h5py looks for the HDF5 signature at 0, 512, 1024, ... up to the end, reading at the
+    # end itself here: that read gets nothing, as from a local file, not an HTTP 416.
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"x" * 1024 * 1024)
+
+    with pytest.raises(NotNwbError) as caught:
+        await asyncio.to_thread(extract_url, await put_file(path), path.stat().st_size)
+    assert caught.value.message == "not an HDF5 file"
+
+
 # -- not NWB ---------------------------------------------------------------------------------
 
 

@@ -89,20 +89,20 @@ VALIDATE_VERSION = JobContract(
 )
 
 
-class AssetChecksum(Payload):
+class AssetRef(Payload):
+    """An asset to validate. Extra fields are ignored, so jobs queued before the payload was
+    cut down to the id (they also carried `sha256` and `extracted`) still run."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     asset_id: uuid.UUID
-    # The blob's SHA-256 when the job was asked for. Validation needs it (PublishedAsset
-    # requires the digest), so the checksum job asks again once it is known.
-    sha256: str | None
-    # Whether the blob's NWB extraction had finished; the extract job asks again when it has.
-    extracted: bool = False
 
 
+# Asked for exactly once per asset (dandelion_ingest.readiness): when it is created on a blob
+# that is ready, or when its blob becomes ready. So the asset id alone keys the job, and a
+# reconcile's resend is refused while the first request is known.
 VALIDATE_ASSET = JobContract(
-    "validate_asset",
-    Queue.INGEST,
-    AssetChecksum,
-    key=lambda p: f"{p.asset_id}@{p.sha256 or 'no-checksum'}@{'x' if p.extracted else '-'}",
+    "validate_asset", Queue.INGEST, AssetRef, key=lambda p: str(p.asset_id)
 )
 
 
@@ -186,10 +186,7 @@ UNEMBARGO = JobContract(
 # own, since the asset's earlier validation may still hold VALIDATE_ASSET's id (arq keeps a
 # result, and refuses that id, for an hour).
 REVALIDATE_UNEMBARGOED_ASSET = JobContract(
-    VALIDATE_ASSET.name,
-    Queue.INGEST,
-    AssetChecksum,
-    key=lambda p: f"{p.asset_id}@{p.sha256 or 'no-checksum'}@{'x' if p.extracted else '-'}@open",
+    VALIDATE_ASSET.name, Queue.INGEST, AssetRef, key=lambda p: f"{p.asset_id}@open"
 )
 
 
@@ -211,11 +208,21 @@ INGEST_ZARR = JobContract(
     keep_result_seconds=0,
 )
 
+
+class ZarrAssetRef(AssetRef):
+    """A zarr asset and the snapshot it was pointed at. The snapshot only keys the job: the
+    handler (VALIDATE_ASSET's, which parses this as an `AssetRef`) reads the asset's own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    snapshot_id: uuid.UUID
+
+
 # A zarr asset pointed at a new snapshot, validated again: VALIDATE_ASSET's job, keyed by the
-# snapshot (carried in `sha256`: a zarr asset has no SHA-256), so each ingest validates once.
+# snapshot, so each ingest validates once.
 VALIDATE_ZARR_ASSET = JobContract(
     VALIDATE_ASSET.name,
     Queue.INGEST,
-    AssetChecksum,
-    key=lambda p: f"{p.asset_id}@zarr:{p.sha256}",
+    ZarrAssetRef,
+    key=lambda p: f"{p.asset_id}@zarr:{p.snapshot_id}",
 )

@@ -48,10 +48,11 @@ class CountingFile:
     """A read-only file object that counts the bytes handed to h5py and keeps the first error
     of the underlying file (h5py reports it only as a generic "read failed")."""
 
-    def __init__(self, inner: Readable, stats: ReadStats) -> None:
+    def __init__(self, inner: Readable, stats: ReadStats, size: int | None = None) -> None:
         self._inner = inner
         self.stats = stats
         self.error: BaseException | None = None
+        self._size = size  # a remote object's: reads stop at its end, as a local file's do
 
     def seekable(self) -> bool:
         return True
@@ -67,6 +68,12 @@ class CountingFile:
         return self._inner.tell()
 
     def read(self, size: int = -1) -> bytes:
+        if self._size is not None and size >= 0:
+            # h5py looks for a signature at each power of two up to the end, so it reads at
+            # the end of an object that long; remfile would ask S3 for a range past it (416).
+            size = min(size, max(0, self._size - self.tell()))
+            if size == 0:
+                return b""
         try:
             data = self._inner.read(size)
         except BaseException as exc:
@@ -110,7 +117,7 @@ def remote_file(url: str, size: int, stats: ReadStats) -> CountingFile:
     session.mount("https://", _TimeoutAdapter())
     session.hooks["response"].append(_counter(stats))
     _probe(remote)
-    return CountingFile(remote, stats)
+    return CountingFile(remote, stats, size)
 
 
 def _probe(remote: remfile.File) -> None:

@@ -37,7 +37,7 @@ from dandelion_common.db.models import (
 from dandelion_common.drafts import assets_changed
 from dandelion_common.errors import StorageError
 from dandelion_common.jobs import enqueue_after_commit
-from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, AssetChecksum
+from dandelion_common.jobs.contracts import VALIDATE_ZARR_ASSET, ZarrAssetRef
 from dandelion_common.jobs.worker import Context, job_session
 from dandelion_common.metadata import strip_asset_computed
 from dandelion_common.outbox import emit
@@ -186,7 +186,7 @@ async def point_draft_assets(
         current = await _repoint(session, draft, asset, snapshot)
         await asset_paths.resize(session, draft.id, asset.path, snapshot.size - old_size)
         growth += snapshot.size - old_size
-        payload = AssetChecksum(asset_id=current.id, sha256=str(snapshot.id))
+        payload = ZarrAssetRef(asset_id=current.id, snapshot_id=snapshot.id)
         enqueue_after_commit(session, VALIDATE_ZARR_ASSET, payload)
     await assets_changed(session, draft.id, files=0, size=growth)
 

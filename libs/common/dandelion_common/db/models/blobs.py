@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -58,10 +59,15 @@ class AssetBlob(Timestamped, Base):
     # blobs uploaded open. Equal bytes may be a blob of their own in each embargoed dandiset,
     # so deduplication never hands one dandiset another's embargoed blob (or its id).
     dandiset_id: Mapped[int | None] = mapped_column(Integer)
+    # When the blob had every fact validation reads (its SHA-256 and its extraction's
+    # outcome), set once by the job recording the last of them (dandelion_ingest.readiness).
+    ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         UniqueConstraint("etag", "size", "dandiset_id", postgresql_nulls_not_distinct=True),
         CheckConstraint("size >= 0", name="size_not_negative"),
+        # The few blobs still being ingested, oldest first, for the reconcile sweep.
+        Index("ix_asset_blobs_unready", "created", postgresql_where=text("ready_at IS NULL")),
     )
 
 

@@ -34,7 +34,8 @@ from dandelion_common.jobs import enqueue_after_commit
 from dandelion_common.jobs.contracts import (
     VALIDATE_ASSET,
     VALIDATE_ZARR_ASSET,
-    AssetChecksum,
+    AssetRef,
+    ZarrAssetRef,
 )
 from dandelion_common.metadata import strip_asset_computed
 from dandelion_common.outbox import emit
@@ -107,7 +108,10 @@ async def _parse(
 async def _blob(session: AsyncSession, blob_id: uuid.UUID, draft: Version) -> AssetBlob:
     # FOR SHARE until commit: a checksum or extract job finishing meanwhile (it locks the blob
     # FOR UPDATE) then sees this asset and asks for its validation, so none is left Pending.
-    blob = await session.get(AssetBlob, blob_id, with_for_update={"read": True})
+    # Read afresh: a replaced asset's row may have loaded the blob before the lock.
+    blob = await session.get(
+        AssetBlob, blob_id, with_for_update={"read": True}, populate_existing=True
+    )
     if blob is None or not await _may_join(session, blob, draft):
         raise NotFound("No AssetBlob matches the given query.")
     return blob
@@ -174,15 +178,16 @@ async def _detach(
 
 
 def _request_validation(session: AsyncSession, asset: Asset, content: _Content) -> None:
-    """After commit, the ingest worker validates the new asset row; a zarr asset once its
+    """After commit, the ingest worker validates the new asset row if its blob is ready (else
+    the blob's becoming ready asks: dandelion_ingest.readiness); a zarr asset once its
     archive's ingest is complete (an ingest to come asks for it itself)."""
     if content.blob is not None:
-        payload = AssetChecksum(asset_id=asset.id, sha256=content.blob.sha256)
-        enqueue_after_commit(session, VALIDATE_ASSET, payload)
+        if content.blob.ready_at is not None:  # read under the blob's FOR SHARE lock
+            enqueue_after_commit(session, VALIDATE_ASSET, AssetRef(asset_id=asset.id))
         return
     archive = content.archive
     if archive is not None and archive.status is ZarrStatus.COMPLETE and content.snapshot:
-        payload = AssetChecksum(asset_id=asset.id, sha256=str(content.snapshot.id))
+        payload = ZarrAssetRef(asset_id=asset.id, snapshot_id=content.snapshot.id)
         enqueue_after_commit(session, VALIDATE_ZARR_ASSET, payload)
 
 
