@@ -110,7 +110,7 @@ async def test_both_apps_serve_probes_and_metrics(service: str) -> None:
     from dandelion_search.app import create_app as search_app
 
     app = (api_app if service == "api" else search_app)(Settings())
-    app.state.resources = SimpleNamespace(db=Healthy(), queue=Healthy(), storage=Healthy())
+    app.state.resources = SimpleNamespace(readiness=lambda: {"postgres": Healthy().ping})
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/readyz")).status_code == 200
