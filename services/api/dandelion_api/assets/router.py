@@ -202,12 +202,6 @@ async def get_validation(
 
 
 @nested.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
-@nested.head(
-    "/{asset_id}/download/",
-    response_class=RedirectResponse,
-    status_code=302,
-    include_in_schema=False,
-)
 async def nested_download(
     dandiset_id: DandisetId,
     version: VersionId,
@@ -237,7 +231,6 @@ async def get_top_level_asset(
 
 
 @top_level.get("/{asset_id}/info/", response_model=AssetOut)
-@top_level.head("/{asset_id}/info/", response_model=AssetOut, include_in_schema=False)
 async def get_top_level_info(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> AssetOut:
@@ -246,12 +239,6 @@ async def get_top_level_info(
 
 
 @top_level.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
-@top_level.head(
-    "/{asset_id}/download/",
-    response_class=RedirectResponse,
-    status_code=302,
-    include_in_schema=False,
-)
 async def download(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> RedirectResponse:
