@@ -55,8 +55,16 @@ ADMINS: Row = (401, 403, 403, 403, OK)
 # them to everyone, a gap its notes call out); either way it is never a 401/403.
 DIGEST_EMBARGOED: Row = (404, 404, 404, OK, OK)
 
-# Routes outside the matrix: probes, docs and the unauthenticated info alias.
-EXCLUDED_PATHS = {"/healthz", "/readyz", "/server-info", "/docs/oauth2-redirect"}
+# Routes outside the matrix: probes, docs (DANDI's addresses of them too) and the
+# unauthenticated info alias.
+EXCLUDED_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/server-info",
+    "/docs/oauth2-redirect",
+    "/swagger/",
+    "/redoc/",
+}
 EXCLUDED_PREFIXES = ("/api/docs/",)
 
 D = "/api/dandisets/{dandiset_id}"
