@@ -11,7 +11,8 @@ DANDI's global permission `IsApprovedOrReadOnly` runs before any view: every uns
 answers 401 to the anonymous and 403 to a not-yet-approved user, whatever the view does next.
 
 `MATRIX` must name every route of the app: `test_matrix_covers_every_route` fails for a route
-added without an entry, so a new route cannot escape this test.
+added without an entry, so a new route cannot escape this test. Every GET route of it also
+answers HEAD as GET does (`test_every_get_route_answers_head_as_get`).
 """
 
 from __future__ import annotations
@@ -54,8 +55,16 @@ ADMINS: Row = (401, 403, 403, 403, OK)
 # them to everyone, a gap its notes call out); either way it is never a 401/403.
 DIGEST_EMBARGOED: Row = (404, 404, 404, OK, OK)
 
-# Routes outside the matrix: probes, docs and the unauthenticated info alias.
-EXCLUDED_PATHS = {"/healthz", "/readyz", "/server-info", "/docs/oauth2-redirect"}
+# Routes outside the matrix: probes, docs (DANDI's addresses of them too) and the
+# unauthenticated info alias.
+EXCLUDED_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/server-info",
+    "/docs/oauth2-redirect",
+    "/swagger/",
+    "/redoc/",
+}
 EXCLUDED_PREFIXES = ("/api/docs/",)
 
 D = "/api/dandisets/{dandiset_id}"
@@ -414,3 +423,44 @@ async def test_permission(
         assert status in expected, detail
     else:
         assert status == expected, detail
+
+
+def paths_with_their_own_head(app: FastAPI) -> set[str]:
+    """Paths where a route of its own answers HEAD, meaning something else than GET."""
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = list(iterate(app.routes)) if iterate is not None else list(app.routes)
+    return {
+        getattr(route, "path", "")
+        for route in routes
+        if getattr(route, "methods", None) == {"HEAD"}
+    }
+
+
+def answer(response: httpx.Response, *, length: bool = True) -> tuple[Any, ...]:
+    """What HEAD must repeat of GET's answer; the body, which it must leave out."""
+    headers = response.headers
+    shown = (headers.get("content-type"), headers.get("content-length") if length else None)
+    return response.status_code, sorted(headers), shown
+
+
+async def test_every_get_route_answers_head_as_get(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage
+) -> None:
+    """GET's status and headers, no body: DANDI's views answer HEAD (Django maps it to GET),
+    and link checkers and scripts ask it."""
+    world = await build_world(session, client, storage, kind="open")
+    names, headers = world.path_params(), auth(world.keys["admin"] or "")
+    own_head = paths_with_their_own_head(app)
+    differing = {}
+    for (method, path), spec in MATRIX.items():
+        if method != "GET" or path in own_head:
+            continue
+        url = path.format(**names)
+        params = {name: value.format(**names) for name, value in spec.params.items()}
+        get = await client.get(url, params=params, headers=headers)
+        head = await client.head(url, params=params, headers=headers)
+        length = path != "/metrics"  # Prometheus counts the GET: the length moves between them
+        if (answer(head, length=length), head.content) != (answer(get, length=length), b""):
+            differing[path] = (answer(get), answer(head), head.content[:100])
+    assert differing == {}
+    assert own_head == {Z + "/files/"}  # HEAD redirects to the file named by `prefix`

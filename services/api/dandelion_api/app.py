@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import Depends, FastAPI
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 
 from dandelion_api.assets.router import nested as assets_router
 from dandelion_api.assets.router import top_level as top_level_assets_router
@@ -33,6 +37,14 @@ from dandelion_common.web.openapi import errors
 from dandelion_common.web.resources import lifespan_for
 from dandelion_common.web.routing import APIRouter
 from dandelion_common.web.slashes import PermanentSlashRedirect
+
+# DANDI's documentation addresses (drf-yasg's Swagger UI, and the old top-level ones it
+# redirects), each a permanent redirect to the same page of ours in one hop.
+DOCS_ALIASES = {
+    "/api/docs/swagger/": "/api/docs/",
+    "/swagger/": "/api/docs/",
+    "/redoc/": "/api/docs/redoc/",
+}
 
 
 def api_router() -> APIRouter:
@@ -84,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router())
     app.include_router(info_root_router)
     app.include_router(health_router)
+    for alias, target in DOCS_ALIASES.items():
+        app.add_route(alias, _redirect_to(target), include_in_schema=False)
     app.add_middleware(PermanentSlashRedirect)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(
@@ -93,3 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_metrics(app)  # last, so it is outermost and measures every answer
     return app
+
+
+def _redirect_to(target: str) -> Callable[[Request], Awaitable[RedirectResponse]]:
+    async def redirect(_: Request) -> RedirectResponse:
+        return RedirectResponse(target, status_code=301)
+
+    return redirect

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from urllib.parse import urlsplit
 
 import httpx
@@ -227,6 +229,118 @@ async def test_download_redirects_to_the_bytes(
     async with httpx.AsyncClient() as s3:
         fetched = await s3.get(location, headers={"Range": "bytes=10-19"})
     assert (fetched.status_code, fetched.content) == (206, content[10:20])
+
+
+DOWNLOADS = ("/api/assets/{asset_id}/download/", "{base}/{asset_id}/download/")
+
+
+async def downloadable(
+    session: AsyncSession,
+    client: httpx.AsyncClient,
+    storage: S3Storage,
+    route: str,
+    **metadata: str,
+) -> tuple[str, bytes]:
+    """The download URL, by `route`, of an asset with `metadata` whose bytes are in S3."""
+    owner, key = await create_user(session)
+    dandiset, _ = await create_dandiset(session, owner=owner)
+    content = f"bytes of {metadata['path']}".encode()
+    blob = await create_blob(session, content=content)
+    await storage.put(blob_key(blob.id), content)
+    base = f"/api/dandisets/{dandiset.id:06}/versions/draft/assets"
+    body = {"blob_id": str(blob.id), "metadata": metadata}
+    created = await client.post(f"{base}/", json=body, headers=auth(key))
+    assert created.status_code == 200, created.text
+    return route.format(base=base, asset_id=created.json()["asset_id"]), content
+
+
+async def fetched(location: str) -> httpx.Response:
+    async with httpx.AsyncClient() as s3:
+        response = await s3.get(location)
+    assert response.status_code == 200, response.text
+    return response
+
+
+@pytest.mark.parametrize("route", DOWNLOADS)
+async def test_inline_download_is_shown_as_its_encoding_format(
+    api_client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage, route: str
+) -> None:
+    """DANDI's web app opens files in the browser with `content_disposition=inline`."""
+    metadata = {"path": "docs/notes.txt", "encodingFormat": "text/plain"}
+    url, content = await downloadable(session, api_client, storage, route, **metadata)
+    response = await api_client.get(url, params={"content_disposition": "inline"})
+    assert response.status_code == 302
+    bytes_ = await fetched(response.headers["location"])
+    assert bytes_.content == content
+    assert bytes_.headers["content-disposition"] == 'inline; filename="notes.txt"'
+    assert bytes_.headers["content-type"] == "text/plain"
+
+
+@pytest.mark.parametrize("route", DOWNLOADS)
+async def test_inline_download_without_an_encoding_format_is_octet_stream(
+    api_client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage, route: str
+) -> None:
+    url, _ = await downloadable(session, api_client, storage, route, path="sub-01/raw.bin")
+    response = await api_client.get(url, params={"content_disposition": "inline"})
+    bytes_ = await fetched(response.headers["location"])
+    assert bytes_.headers["content-disposition"] == 'inline; filename="raw.bin"'
+    assert bytes_.headers["content-type"] == "application/octet-stream"
+
+
+@pytest.mark.parametrize("route", DOWNLOADS)
+async def test_attachment_is_the_default_and_keeps_the_stored_type(
+    api_client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage, route: str
+) -> None:
+    metadata = {"path": "docs/notes.txt", "encodingFormat": "text/plain"}
+    url, _ = await downloadable(session, api_client, storage, route, **metadata)
+    default = await api_client.get(url)
+    explicit = await api_client.get(url, params={"content_disposition": "attachment"})
+    for response in (default, explicit):
+        assert response.status_code == 302
+        assert "response-content-type" not in urlsplit(response.headers["location"]).query
+        bytes_ = await fetched(response.headers["location"])
+        assert bytes_.headers["content-disposition"] == 'attachment; filename="notes.txt"'
+
+
+@pytest.mark.parametrize("route", DOWNLOADS)
+async def test_an_inline_video_is_a_page_playing_it(
+    api_client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage, route: str
+) -> None:
+    """DANDI answers a small HTML page with a <video> of the presigned URL, not a redirect."""
+    metadata = {"path": "sub-01/behavior.mp4", "encodingFormat": "video/mp4"}
+    url, content = await downloadable(session, api_client, storage, route, **metadata)
+    page = await api_client.get(url, params={"content_disposition": "inline"})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    match = re.fullmatch(
+        r'<video autoplay muted controls>\s*<source src="([^"]+)">\s*</video>\s*', page.text
+    )
+    assert match is not None, page.text
+    source = html.unescape(match[1])
+    assert source.startswith("http")
+    assert "&amp;" in match[1]  # the URL is escaped in the page
+    video = await fetched(source)
+    assert video.content == content
+    assert video.headers["content-type"] == "video/mp4"
+    assert video.headers["content-disposition"] == 'inline; filename="behavior.mp4"'
+    # Saved as a file, a video is a redirect as any other.
+    assert (await api_client.get(url)).status_code == 302
+
+
+@pytest.mark.parametrize("route", DOWNLOADS)
+async def test_other_dispositions_are_dandis_field_error(
+    api_client: httpx.AsyncClient, session: AsyncSession, storage: S3Storage, route: str
+) -> None:
+    url, _ = await downloadable(session, api_client, storage, route, path="a.nwb")
+    response = await api_client.get(url, params={"content_disposition": "download"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"content_disposition": ['"download" is not a valid choice.']},
+    )
+    # As on DANDI, the asset is looked up first.
+    missing = url.replace(url.split("/")[-3], "00000000-0000-4000-8000-000000000000")
+    response = await api_client.get(missing, params={"content_disposition": "download"})
+    assert response.status_code == 404
 
 
 async def test_slashless_get_is_a_permanent_redirect(api_client: httpx.AsyncClient) -> None:

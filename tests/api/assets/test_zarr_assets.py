@@ -226,6 +226,10 @@ async def test_a_zarr_asset_is_not_downloaded_as_one_file(
     ):
         response = await api_client.get(url)
         assert (response.status_code, response.json()) == (400, message)
+        # As on DANDI, before the query is checked.
+        for disposition in ("inline", "bogus"):
+            response = await api_client.get(url, params={"content_disposition": disposition})
+            assert (response.status_code, response.json()) == (400, message)
     info = (await api_client.get(f"/api/assets/{created['asset_id']}/info/")).json()
     assert (info["zarr"], info["size"]) == (str(archive.id), 300)
     top = (await api_client.get(f"/api/assets/{created['asset_id']}/")).json()

@@ -213,3 +213,10 @@ async def test_the_lifespan_builds_the_backend(settings: Settings) -> None:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         assert isinstance(app.state.resources.search, PostgresSearchBackend)
+
+
+@pytest.mark.parametrize("path", [ASSETS, DANDISETS, "/healthz", "/readyz"])
+async def test_head_answers_as_get(client: AsyncClient, corpus: Corpus, path: str) -> None:
+    get, head = await client.get(path), await client.head(path)
+    assert (head.status_code, head.headers) == (get.status_code, get.headers)
+    assert head.content == b""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -70,14 +70,20 @@ class Objects(StorageCore):
         key: str,
         *,
         filename: str | None = None,
+        disposition: Literal["attachment", "inline"] = "attachment",
+        content_type: str | None = None,
         expires: int | None = None,
         version_id: str | None = None,
     ) -> str:
+        """A GET URL for one object; with `filename`, S3 answers it with a Content-Disposition
+        (`disposition`, saved or shown in the browser), with `content_type` as that type."""
         params: dict[str, Any] = {"Key": key}
         if version_id is not None:
             params["VersionId"] = version_id
         if filename is not None:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+            params["ResponseContentDisposition"] = f'{disposition}; filename="{filename}"'
+        if content_type is not None:
+            params["ResponseContentType"] = content_type
         return await self._presign(
             "get_object", params, expires or self.settings.download_url_expiry_seconds
         )

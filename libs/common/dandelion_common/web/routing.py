@@ -5,6 +5,11 @@ sends the jobs that transaction buffered. Every router of the project is this mo
 `APIRouter`, whose routes are `CommitRoute`s: a write added to any router is committed, never
 silently rolled back (a lint test refuses FastAPI's own router outside this module). Each
 router also declares the errors its routes answer, so the OpenAPI document says them.
+
+A GET route answers HEAD as GET does, and the HTTP server leaves the body out (DANDI's views
+answer HEAD too, through Django): link checkers and scripts ask HEAD. HEAD stays out of the
+route's methods, so the OpenAPI document names no HEAD operations; a route of its own for
+HEAD on the same path, registered before the GET (decorated below it), answers HEAD instead.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import fastapi
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from dandelion_common.web.resources import AppResourcesDep, app_resources
 
@@ -53,6 +60,24 @@ class CommitRoute(APIRoute):
             return response
 
         return handle_and_commit
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return super().matches(_as_get(scope) if self._head_as_get(scope) else scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # GET's status and headers (Content-Length included); the HTTP server sends no body
+        # in answer to a HEAD (uvicorn drops it, as HTTP requires, and so does httpx's ASGI
+        # transport in tests).
+        await super().handle(_as_get(scope) if self._head_as_get(scope) else scope, receive, send)
+
+    def _head_as_get(self, scope: Scope) -> bool:
+        methods = self.methods or set()
+        return scope.get("method") == "HEAD" and "GET" in methods and "HEAD" not in methods
+
+
+def _as_get(scope: Scope) -> Scope:
+    # A shallow copy: FastAPI's routing state in the scope stays shared with the original.
+    return {**scope, "method": "GET"}
 
 
 class APIRouter(fastapi.APIRouter):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import html
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from dandelion_api.assets.schemas import AssetCreate, AssetOut, AssetValidation, PathNode
 from dandelion_api.assets.service import edits, reads
@@ -14,7 +15,7 @@ from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.params import AssetId, DandisetId, VersionId
 from dandelion_api.resources import ResourcesDep
 from dandelion_common.web.openapi import errors
-from dandelion_common.web.routing import APIRouter, SessionDep
+from dandelion_common.web.routing import APIRouter, Responses, SessionDep
 
 nested = APIRouter(
     prefix="/dandisets/{dandiset_id}/versions/{version}/assets",
@@ -25,6 +26,20 @@ nested = APIRouter(
 top_level = APIRouter(prefix="/assets", tags=["assets"], responses=errors(403, 404))
 
 Order = Literal["created", "-created", "modified", "-modified", "path", "-path"]
+# A string, checked by the service as DANDI does (after the asset is found; DRF's message).
+ContentDisposition = Annotated[
+    str,
+    Query(
+        description="`attachment` saves the file; `inline` shows it in the browser",
+        json_schema_extra={"enum": list(reads.DISPOSITIONS)},
+    ),
+]
+VIDEO_PAGE: Responses = {
+    200: {
+        "description": "With `content_disposition=inline`, for a video: a page playing it",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+}
 
 
 @nested.get("/", response_model=Page[AssetOut], response_model_exclude_none=False)
@@ -201,12 +216,11 @@ async def get_validation(
     )
 
 
-@nested.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
-@nested.head(
+@nested.get(
     "/{asset_id}/download/",
     response_class=RedirectResponse,
     status_code=302,
-    include_in_schema=False,
+    responses=VIDEO_PAGE,
 )
 async def nested_download(
     dandiset_id: DandisetId,
@@ -215,17 +229,20 @@ async def nested_download(
     session: SessionDep,
     user: MaybeUser,
     resources: ResourcesDep,
-) -> RedirectResponse:
-    """302 to a short-lived presigned URL of the asset's bytes (400 for a zarr asset)."""
-    url = await reads.nested_download_url(
+    content_disposition: ContentDisposition = "attachment",
+) -> Response:
+    """302 to a short-lived presigned URL of the asset's bytes, to save or (`inline`) to show
+    in the browser; 400 for a zarr asset."""
+    found = await reads.nested_download(
         session,
         resources.storage,
         dandiset_id=dandiset_id,
         version=version,
         asset_id=asset_id,
         user=user,
+        disposition=content_disposition,
     )
-    return RedirectResponse(url, status_code=302)
+    return _download_response(found)
 
 
 @top_level.get("/{asset_id}/")
@@ -237,7 +254,6 @@ async def get_top_level_asset(
 
 
 @top_level.get("/{asset_id}/info/", response_model=AssetOut)
-@top_level.head("/{asset_id}/info/", response_model=AssetOut, include_in_schema=False)
 async def get_top_level_info(
     asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
 ) -> AssetOut:
@@ -245,16 +261,30 @@ async def get_top_level_info(
     return await reads.top_level_info(session, resources.settings, asset_id=asset_id, user=user)
 
 
-@top_level.get("/{asset_id}/download/", response_class=RedirectResponse, status_code=302)
-@top_level.head(
+@top_level.get(
     "/{asset_id}/download/",
     response_class=RedirectResponse,
     status_code=302,
-    include_in_schema=False,
+    responses=VIDEO_PAGE,
 )
 async def download(
-    asset_id: AssetId, session: SessionDep, user: MaybeUser, resources: ResourcesDep
-) -> RedirectResponse:
-    """302 to a short-lived presigned URL of the asset's bytes (what the dandi client follows)."""
-    url = await reads.download_url(session, resources.storage, asset_id=asset_id, user=user)
-    return RedirectResponse(url, status_code=302)
+    asset_id: AssetId,
+    session: SessionDep,
+    user: MaybeUser,
+    resources: ResourcesDep,
+    content_disposition: ContentDisposition = "attachment",
+) -> Response:
+    """302 to a short-lived presigned URL of the asset's bytes (what the dandi client follows),
+    to save or (`inline`) to show in the browser."""
+    found = await reads.download(
+        session, resources.storage, asset_id=asset_id, user=user, disposition=content_disposition
+    )
+    return _download_response(found)
+
+
+def _download_response(found: reads.Download) -> Response:
+    """The redirect to the bytes; for an inline video, DANDI's page playing it instead."""
+    if not found.player:
+        return RedirectResponse(found.url, status_code=302)
+    source = html.escape(found.url)
+    return HTMLResponse(f'<video autoplay muted controls>\n  <source src="{source}">\n</video>\n')

@@ -1,10 +1,12 @@
 """Asset reads: a version's asset list and folders, an asset's metadata, record and
-validation, download URLs, and who may read an asset by id alone."""
+validation, downloads (saved or shown in the browser), and who may read an asset by id
+alone."""
 
 from __future__ import annotations
 
 import posixpath
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +18,13 @@ from dandelion_api.assets.schemas import AssetOut, AssetValidation, PathAsset, P
 from dandelion_api.dandisets.access import readable_dandiset
 from dandelion_api.versions.service import get_version
 from dandelion_common.db.models import Asset, AssetBlob, BlobExtract, User, Version
-from dandelion_common.errors import BadRequest, NotAuthenticated, NotFound, PermissionDenied
+from dandelion_common.errors import (
+    BadRequest,
+    FieldErrors,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
 from dandelion_common.metadata import any_asset_full_metadata
 from dandelion_common.settings import Settings
 from dandelion_common.storage import S3Storage, blob_key, zarr_key
@@ -201,13 +209,31 @@ async def top_level_info(
     return asset_info(settings, row, published=row.asset.published)
 
 
-async def download_url(
-    session: AsyncSession, storage: S3Storage, *, asset_id: uuid.UUID, user: User | None
-) -> str:
-    return await _presign(storage, await readable_asset(session, asset_id=asset_id, user=user))
+DISPOSITIONS = ("attachment", "inline")
 
 
-async def nested_download_url(
+@dataclass(frozen=True)
+class Download:
+    """Where an asset's bytes are fetched: a short-lived presigned URL. `player` marks an
+    inline video, which DANDI answers with a page playing it rather than a redirect."""
+
+    url: str
+    player: bool = False
+
+
+async def download(
+    session: AsyncSession,
+    storage: S3Storage,
+    *,
+    asset_id: uuid.UUID,
+    user: User | None,
+    disposition: str = "attachment",
+) -> Download:
+    row = await readable_asset(session, asset_id=asset_id, user=user)
+    return await _presign(storage, row, disposition)
+
+
+async def nested_download(
     session: AsyncSession,
     storage: S3Storage,
     *,
@@ -215,9 +241,10 @@ async def nested_download_url(
     version: str,
     asset_id: uuid.UUID,
     user: User | None,
-) -> str:
+    disposition: str = "attachment",
+) -> Download:
     _, row = await _asset_in_version(session, dandiset_id, version, asset_id, user)
-    return await _presign(storage, row)
+    return await _presign(storage, row, disposition)
 
 
 ZARR_DOWNLOAD = (
@@ -226,11 +253,29 @@ ZARR_DOWNLOAD = (
 )
 
 
-async def _presign(storage: S3Storage, row: AssetRow) -> str:
+async def _presign(storage: S3Storage, row: AssetRow, disposition: str) -> Download:
+    """DANDI's order: the asset is found and readable, is no zarr, then the query is valid.
+
+    `attachment` saves the file under its name; `inline` has the browser show it, typed by
+    the asset's `encodingFormat`."""
     if row.blob is None:  # a zarr is many files: clients list them under /api/zarr/{id}/files/
         raise BadRequest(ZARR_DOWNLOAD)
+    if disposition not in DISPOSITIONS:
+        raise FieldErrors({"content_disposition": [f'"{disposition}" is not a valid choice.']})
     key = blob_key(row.blob.id, embargoed=row.blob.embargoed)
-    return await storage.presign_get(key, filename=posixpath.basename(row.asset.path))
+    filename = posixpath.basename(row.asset.path)
+    if disposition == "attachment":
+        return Download(await storage.presign_get(key, filename=filename))
+    content_type = _content_type(row.asset)
+    url = await storage.presign_get(
+        key, filename=filename, disposition="inline", content_type=content_type
+    )
+    return Download(url, player=content_type.startswith("video/"))
+
+
+def _content_type(asset: Asset) -> str:
+    encoding = asset.metadata_.get("encodingFormat")
+    return encoding if isinstance(encoding, str) and encoding else "application/octet-stream"
 
 
 async def folder(
