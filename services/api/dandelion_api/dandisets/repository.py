@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.dandisets.access import owned_by, readable_by
 from dandelion_api.search.repository import AssetFacets, facet_condition, search_conditions
-from dandelion_api.search.syntax import ParsedSearch
+from dandelion_api.search.syntax import DateField, ParsedSearch
 from dandelion_common.db.models import (
     Dandiset,
     DandisetOwner,
@@ -54,9 +54,13 @@ def _visible(filters: ListFilters, user: User | None) -> ColumnElement[bool]:
 
 
 def _needs_current(filters: ListFilters) -> bool:
-    """Only these read the most recent version; the default listing never joins it."""
+    """Only these read the most recent version; the default listing never joins it, nor
+    does a search without `modified_*` (joined for every match, it costs more than the
+    indexed text match itself)."""
     orders_by_version = (filters.ordering or "").lstrip("-") in ("name", "modified", "size")
-    return bool(filters.search) or not filters.empty or orders_by_version
+    dates = filters.search.dates if filters.search else ()
+    by_modified = any(d.field is DateField.MODIFIED for d in dates)
+    return by_modified or not filters.empty or orders_by_version
 
 
 def _filtered(filters: ListFilters, user: User | None) -> Select[Dandiset]:

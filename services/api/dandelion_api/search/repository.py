@@ -2,8 +2,10 @@
 
 `?search=` is answered here rather than by the search index because DANDI's semantics are a
 substring match over the whole metadata JSON of any version, seen the moment a change commits;
-the index holds folded words of chosen fields and lags the outbox. Accents are folded on both
-sides (NFKD, then combining marks dropped) since the `unaccent` extension is not installed.
+the index holds folded words of chosen fields and lags the outbox. Free-text words are matched
+in `versions.search_text`, that JSON with accents folded (NFKD, then combining marks dropped,
+since the `unaccent` extension is not installed) and lowercased, which PostgreSQL keeps
+current as a generated column behind a trigram index; query terms are folded the same way.
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ from sqlalchemy import (
     FromClause,
     Select,
     SQLColumnExpression,
-    String,
     and_,
-    cast,
     exists,
     false,
     func,
@@ -46,16 +46,8 @@ from dandelion_common.db.models import (
     Version,
     VersionAsset,
 )
+from dandelion_common.db.models.dandisets import MARK_RANGES, VERSION_SEARCH_TEXT
 
-# Unicode's combining-mark blocks: what NFKD splits off accented letters.
-_MARK_RANGES = (
-    ("\u0300", "\u036f"),
-    ("\u1ab0", "\u1aff"),
-    ("\u1dc0", "\u1dff"),
-    ("\u20d0", "\u20ff"),
-    ("\ufe20", "\ufe2f"),
-)
-_MARKS_REGEX = "[" + "".join(f"{low}-{high}" for low, high in _MARK_RANGES) + "]"
 _LIKE_ESCAPE = "\\"
 # Trusted constants only: these jsonpaths are written into the SQL.
 SUMMARY_PATHS = {
@@ -66,14 +58,9 @@ SUMMARY_PATHS = {
 
 
 def fold_text(value: str) -> str:
-    """What `_folded_sql` does to stored text, done to a query term in Python."""
+    """What `versions.search_text` does to the stored text, done to a query term."""
     decomposed = unicodedata.normalize("NFKD", value)
-    return "".join(c for c in decomposed if not any(lo <= c <= hi for lo, hi in _MARK_RANGES))
-
-
-def _folded_sql(column: ColumnElement[str]) -> ColumnElement[str]:
-    decomposed = func.normalize(column, literal_column("NFKD"))
-    return func.regexp_replace(decomposed, _MARKS_REGEX, "", "g")
+    return "".join(c for c in decomposed if not any(lo <= c <= hi for lo, hi in MARK_RANGES))
 
 
 def like_escape(value: str) -> str:
@@ -86,12 +73,16 @@ def _contains(column: ColumnElement[str], value: str) -> ColumnElement[bool]:
     return column.ilike(f"%{like_escape(value)}%", escape=_LIKE_ESCAPE)
 
 
+def _in_search_text(term: str) -> ColumnElement[bool]:
+    """`search_text ILIKE '%term%'`, as LIKE: the text is lowercased by the same `lower()`
+    ILIKE applies to both sides (done here in SQL too, so no character folds differently)."""
+    pattern = func.lower(f"%{like_escape(fold_text(term))}%")
+    return VERSION_SEARCH_TEXT.like(pattern, escape=_LIKE_ESCAPE)
+
+
 def _text_match(terms: Sequence[str]) -> ColumnElement[bool]:
     """One version of the dandiset holds every term (as DANDI: all on the same row)."""
-    folded = _folded_sql(cast(Version.metadata_, String))
-    return exists().where(
-        Version.dandiset_id == Dandiset.id, *(_contains(folded, fold_text(t)) for t in terms)
-    )
+    return exists().where(Version.dandiset_id == Dandiset.id, *(_in_search_text(t) for t in terms))
 
 
 def _summary_match(parsed: ParsedSearch) -> ColumnElement[bool]:
