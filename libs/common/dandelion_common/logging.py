@@ -29,8 +29,6 @@ _RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctim
 # Fields a person does not need on a line: the service is its own column, and uvicorn repeats
 # some messages with ANSI codes in `color_message`.
 _UNSHOWN = frozenset({"service", "color_message"})
-# The loggers of this archive's code (`dandelion.http`, `dandelion_search.indexer`, ...).
-_OURS = ("dandelion.", "dandelion_")
 # Startup records of ours the summary leaves to the file: they say nothing a person acts on.
 _STARTUP = frozenset({("dandelion", "logging configured")})
 # arq's own lines (arq/worker.py): a job's start and end, and the health heartbeat.
@@ -148,7 +146,8 @@ class Summary(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
             return True
-        ours = record.name == "dandelion" or record.name.startswith(_OURS)
+        # This archive's loggers: `dandelion.http`, and the services' modules by package name.
+        ours = record.name.partition(".")[0].startswith("dandelion")
         return ours and (record.name, str(record.msg)) not in _STARTUP
 
 
