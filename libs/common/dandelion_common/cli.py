@@ -54,13 +54,23 @@ def main() -> None:
 @click.option("--postgres-port", type=int)
 @click.option("--redis-port", type=int)
 @click.option("--s3-port", type=int, help="SeaweedFS also uses the next 4 ports and each +10000.")
-def up(**options: object) -> None:
-    """Start the whole archive locally (PostgreSQL, Redis, S3, api, search, workers)."""
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Print every service's full log, not a summary (with DANDELION_LOGGING__LEVEL=DEBUG, "
+    "debug records too).",
+)
+def up(verbose: bool, **options: object) -> None:
+    """Start the whole archive locally (PostgreSQL, Redis, S3, api, search, workers).
+
+    The console shows requests, jobs, warnings and errors; each service's full log is in
+    <data dir>/logs/<service>.log.
+    """
     from dandelion_common.devstack.stack import run
 
     overrides = {k: v for k, v in options.items() if v is not None}
     config = DevstackSettings(**overrides)  # type: ignore[arg-type]
-    sys.exit(run(config))
+    sys.exit(run(config, verbose=verbose))
 
 
 @main.command()

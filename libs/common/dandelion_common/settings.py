@@ -186,9 +186,37 @@ class GcSettings(BaseModel):
         raise ValueError("must divide 60, or be whole hours that divide 24 hours")
 
 
+class ConsoleLog(StrEnum):
+    """What a process writes to stderr (see LoggingSettings.console)."""
+
+    JSON = "json"
+    TEXT = "text"
+    SUMMARY = "summary"
+
+
 class LoggingSettings(BaseModel):
+    # The threshold of the full log (stderr, and `file` when set). Recurring ticks (the search
+    # drain's cron every second, arq's heartbeat, probes) are debug records.
     level: str = "INFO"
+    # false: plain text lines on stderr instead of JSON (when `console` is unset).
     json_format: bool = True
+    # What stderr shows, overriding json_format: `json`, `text` (every record, a short line
+    # each) or `summary` (requests, jobs and our other events, and any warning or error; the
+    # libraries' chatter only in `file`). `dandelion up` sets `summary`, `text` with --verbose.
+    console: ConsoleLog | None = None
+    # Also write the full log there, as JSON lines (`dandelion up` gives each service
+    # `<data dir>/logs/<service>.log`).
+    file: Path | None = None
+    # The file is rotated at this size.
+    file_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # Rotated files kept beside it (`<file>.1` is the newest).
+    file_backups: int = Field(3, ge=0, le=100)
+
+    @property
+    def console_log(self) -> ConsoleLog:
+        if self.console is not None:
+            return self.console
+        return ConsoleLog.JSON if self.json_format else ConsoleLog.TEXT
 
 
 class Settings(BaseSettings):

@@ -1,15 +1,19 @@
 """`dandelion up` as a user runs it: the stack answers, workers run jobs, and SIGTERM
-leaves no process behind. A busy port is refused with a clear message."""
+leaves no process behind. A busy port is refused with a clear message. Idle, it prints its
+banner and little else, and each service's full log is in a file of its own."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,7 +32,7 @@ from dandelion_common.settings import RedisSettings
 pytestmark = pytest.mark.slow
 
 
-def stack_env(data_dir: Path) -> dict[str, str]:
+def stack_env(data_dir: Path, *, level: str = "WARNING") -> dict[str, str]:
     ports = {
         "API_PORT": free_port(),
         "SEARCH_PORT": free_port(),
@@ -38,7 +42,7 @@ def stack_env(data_dir: Path) -> dict[str, str]:
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("DANDELION_")}
     env |= {f"DANDELION_DEVSTACK_{k}": str(v) for k, v in ports.items()}
-    env |= {"DANDELION_DEVSTACK_DATA_DIR": str(data_dir), "DANDELION_LOGGING__LEVEL": "WARNING"}
+    env |= {"DANDELION_DEVSTACK_DATA_DIR": str(data_dir), "DANDELION_LOGGING__LEVEL": level}
     return env
 
 
@@ -174,3 +178,89 @@ def test_busy_port_is_refused_clearly(data_dir: Path) -> None:
     assert "already in use" in result.stderr
     assert "DANDELION_DEVSTACK_API_PORT" in result.stderr
     assert not (data_dir / "postgres").exists()  # refused before anything started
+
+
+class Console:
+    """The lines `dandelion up` prints, as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 120) -> int:
+        """The number of lines printed up to the first one containing `text`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for number, line in enumerate(list(self.lines), start=1):
+                if text in line:
+                    return number
+            assert self.proc.poll() is None, "\n".join(self.lines)
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not printed within {timeout}s:\n" + "\n".join(self.lines))
+
+    def close(self) -> None:
+        self._reader.join(timeout=30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+SERVICE_NAMES = ("api", "search-api", "worker-ingest", "worker-search", "worker-doi")
+
+
+def log_entries(data_dir: Path, service: str) -> list[dict[str, object]]:
+    text = (data_dir / "logs" / f"{service}.log").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_an_idle_stack_prints_its_banner_and_requests_and_logs_the_rest_to_files(
+    data_dir: Path,
+) -> None:
+    env = stack_env(data_dir, level="INFO")  # as `make run` logs
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dandelion_common.cli", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    console = Console(proc)
+    try:
+        banner_end = console.wait_for("Press Ctrl-C to stop.")
+        time.sleep(10)  # idle: the search drain ticks ten times, workers record their health
+        idle = console.lines[banner_end:]
+        assert len([line for line in idle if line.strip()]) <= 2, "\n".join(idle)
+        api = f"http://127.0.0.1:{env['DANDELION_DEVSTACK_API_PORT']}"
+        assert httpx.get(f"{api}/api/info/", timeout=10).status_code == 200
+        console.wait_for("GET /api/info/ 200", timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        console.close()
+    printed = "\n".join(console.lines)
+    assert "Dandelion is running." in printed
+    assert f"Logs:         {data_dir.resolve() / 'logs'}" in printed
+    assert re.search(r"\d\d:\d\d:\d\d api +GET /api/info/ 200 \d+ms$", printed, re.M), printed
+    assert len(console.lines) < 25, printed  # the banner, the request, start and stop
+    assert "→ drain_outbox_tick" not in printed
+    assert "{" not in printed  # no JSON on the console
+    for name in SERVICE_NAMES:
+        entries = log_entries(data_dir, name)
+        assert entries, name
+        assert {entry["service"] for entry in entries} == {name}
+    api_log = log_entries(data_dir, "api")
+    requests = [e for e in api_log if e["message"] == "request" and e["path"] == "/api/info/"]
+    assert [(e["route"], e["status"]) for e in requests] == [("/api/info/", 200)]
+    assert any(str(e["message"]).startswith("Uvicorn running on") for e in api_log)
+    search_log = (data_dir / "logs" / "worker-search.log").read_text()
+    assert "Starting worker for" in search_log
+    assert "→ drain_outbox_tick" not in search_log  # the ticks are debug records

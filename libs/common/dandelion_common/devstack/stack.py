@@ -2,6 +2,10 @@
 
 Start order: PostgreSQL, Redis, S3 → database, bucket, migrations, admin key → api, search
 API and the three workers. Stop order is the reverse; a child that dies takes the stack down.
+
+The console is for a person: each service prints a summary (requests, jobs, warnings and
+errors) and writes its full JSON log to <data dir>/logs/<service>.log; `--verbose` prints
+the full logs. The servers log to files in their own folders.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 from dandelion_common.db.migrate import upgrade
@@ -31,9 +36,11 @@ SERVICES = ("api", "search-api", "worker ingest", "worker search", "worker doi")
 
 
 class Stack:
-    def __init__(self, config: DevstackSettings) -> None:
+    def __init__(self, config: DevstackSettings, *, verbose: bool = False) -> None:
         self.config = config
+        self.verbose = verbose
         self.data_dir = config.data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
         host = config.host
         self.postgres = Postgres(self.data_dir / "postgres", host, config.postgres_port)
         self.redis = Redis(self.data_dir / "redis", host, config.redis_port)
@@ -65,6 +72,18 @@ class Stack:
             ),
             "DANDELION_SEARCH_API__HOST": host,
             "DANDELION_SEARCH_API__PORT": str(self.config.search_port),
+        }
+
+    def log_file(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def log_env(self, name: str) -> dict[str, str]:
+        """How service `name` logs: its full log as JSON lines in a file of its own, and on
+        the console a summary, or with --verbose the full log too (at the level set, so the
+        recurring ticks, debug records, only show with DANDELION_LOGGING__LEVEL=DEBUG)."""
+        return {
+            "DANDELION_LOGGING__FILE": str(self.log_file(name)),
+            "DANDELION_LOGGING__CONSOLE": "text" if self.verbose else "summary",
         }
 
     def settings(self) -> Settings:
@@ -130,7 +149,8 @@ class Stack:
         env = self.service_env()
         for service in SERVICES:
             argv = [sys.executable, "-m", "dandelion_common.cli", *service.split()]
-            child = Child(name=service.replace(" ", "-"), argv=argv, env=env, stop_timeout=40)
+            name = service.replace(" ", "-")
+            child = Child(name=name, argv=argv, env=env | self.log_env(name), stop_timeout=40)
             self.children.append(child)
             child.start()
         for port, name in ((self.config.api_port, "api"), (self.config.search_port, "search-api")):
@@ -160,7 +180,8 @@ class Stack:
                 if not child.running():
                     code = child.popen.returncode if child.popen else None
                     print(
-                        f"dandelion: {child.name} exited unexpectedly (code {code}); stopping",
+                        f"dandelion: {child.name} exited unexpectedly (code {code}); stopping "
+                        f"(its log: {self.log_file(child.name)})",
                         file=sys.stderr,
                     )
                     return 1
@@ -198,6 +219,7 @@ def banner(stack: Stack, key: str) -> str:
             f"  Search API:   http://{c.host}:{c.search_port}",
             f"  Admin key:    {key}",
             f"  Data folder:  {stack.data_dir}",
+            f"  Logs:         {stack.log_dir}/<service>.log (`dandelion up --verbose` shows all)",
             f"  dandi client: {client_hint(c.host, c.api_port)}",
             "Press Ctrl-C to stop.",
             "",
@@ -205,14 +227,15 @@ def banner(stack: Stack, key: str) -> str:
     )
 
 
-def run(config: DevstackSettings) -> int:
+def run(config: DevstackSettings, *, verbose: bool = False) -> int:
     """Start the stack, print where it is, and run until SIGINT/SIGTERM."""
-    stack = Stack(config)
+    stack = Stack(config, verbose=verbose)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     code = 0
     try:
         stack.check_ports()
+        print(f"dandelion: starting in {stack.data_dir}", file=sys.stderr, flush=True)
         stack.start_servers()
         key = stack.prepare()
         stack.start_services()
