@@ -25,8 +25,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv with the locked dependencies (run/test do this when needed)
 
-run: $(STAMP) ## Start the whole archive locally: PostgreSQL, Redis, S3, api, search, workers
-	$(BIN)/dandelion up
+run: $(STAMP) ## Start the whole archive locally (UP_ARGS=--verbose for full logs on the console)
+	$(BIN)/dandelion up $(UP_ARGS)
 
 test: $(STAMP) kubectl ## Run the test suite against real local servers (PYTEST_ARGS=... to narrow)
 	$(BIN)/pytest $(PYTEST_ARGS)
