@@ -63,6 +63,16 @@ async def test_a_cancelled_call_leaves_no_answer_for_the_next(pool: ReaderPool) 
     assert await pool.run(60, math.sqrt, 25.0) == 5.0
 
 
+async def test_closing_ends_a_running_call_at_once() -> None:
+    pool = ReaderPool()
+    call = asyncio.create_task(pool.run(60, time.sleep, 60))
+    await asyncio.sleep(0.5)
+    pool.close()  # the worker shutting down
+    with pytest.raises(ReaderFailed, match="crashed"):
+        await asyncio.wait_for(call, 5)
+    assert readers(set()) == []
+
+
 # --- the bound ---------------------------------------------------------------------------
 
 WORKERS = 2

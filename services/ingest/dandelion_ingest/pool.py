@@ -77,19 +77,6 @@ def _reply(fn: Callable[..., Any], args: tuple[Any, ...]) -> bytes:
         return pickle.dumps(_Outcome(error=unsent, trace=outcome.trace))
 
 
-async def _receive(connection: Connection) -> _Outcome:
-    """The reader's answer, awaited on the event loop; EOFError once the process is gone."""
-    loop = asyncio.get_running_loop()
-    readable: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(connection.fileno(), _wake, readable)
-    try:
-        await readable
-    finally:
-        loop.remove_reader(connection.fileno())
-    answer: _Outcome = pickle.loads(connection.recv_bytes())  # noqa: S301 - our own child's
-    return answer
-
-
 def _wake(readable: asyncio.Future[None]) -> None:
     if not readable.done():
         readable.set_result(None)
@@ -103,13 +90,14 @@ class _Reader:
         self._max_tasks = max_tasks
         self._process: SpawnProcess | None = None
         self._connection: Connection | None = None
+        self._waiting: asyncio.Future[None] | None = None  # a call's wait for the answer
         self._tasks = 0
 
     async def run(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
         connection = self._connect()
         try:
             connection.send((fn, args))
-            outcome = await asyncio.wait_for(_receive(connection), deadline)
+            outcome = await asyncio.wait_for(self._receive(connection), deadline)
         except TimeoutError:
             self.stop()
             raise ReaderFailed(f"reading the file took longer than {deadline:.0f} s") from None
@@ -124,6 +112,20 @@ class _Reader:
             self.stop()  # a fresh process bounds leaks in the HDF5 stack
         result: T = outcome.result()
         return result
+
+    async def _receive(self, connection: Connection) -> _Outcome:
+        """The process's answer, awaited on the event loop; EOFError once it is gone."""
+        loop = asyncio.get_running_loop()
+        descriptor = connection.fileno()
+        self._waiting = loop.create_future()
+        loop.add_reader(descriptor, _wake, self._waiting)
+        try:
+            await self._waiting
+        finally:
+            loop.remove_reader(descriptor)
+            self._waiting = None
+        answer: _Outcome = pickle.loads(connection.recv_bytes())  # noqa: S301 - our own child's
+        return answer
 
     def _connect(self) -> Connection:
         if self._process is not None and not self._process.is_alive():
@@ -140,7 +142,13 @@ class _Reader:
         return self._connection
 
     def stop(self) -> None:
-        """Kill the process (a stuck HDF5 call cannot be interrupted otherwise) and join it."""
+        """Kill the process (a stuck HDF5 call cannot be interrupted otherwise) and join it.
+        A call still waiting on it (the pool closing under it) ends now, as a crash."""
+        if self._waiting is not None:
+            if not self._waiting.done():
+                self._waiting.set_exception(EOFError())
+            self._reap()  # its call closes the connection once off the loop's watch
+            return
         if self._connection is not None:
             self._connection.close()
             self._connection = None
