@@ -159,6 +159,14 @@ class WorkerSettings(BaseModel):
     # The ingest worker's sweep that sends again the ingest jobs the database says are due
     # (their sends lost while Redis was away); 0 turns it off. Minutes, dividing an hour.
     ingest_reconcile_minutes: int = Field(5, ge=0, le=60)
+    # The ingest worker's NWB reader processes for extractions, which validation waits for
+    # (each about 170 MB). An extract job waits for a free one; there are never more.
+    ingest_extraction_readers: int = Field(1, ge=1, le=32)
+    # Its reader processes for inspections (pynwb validation, nwbinspector: slow, advisory),
+    # a pool apart so that they never queue extractions. A job finding them busy comes back.
+    ingest_inspection_readers: int = Field(1, ge=1, le=32)
+    # Files a reader process reads before it is replaced: bounds leaks in the HDF5 stack.
+    ingest_reader_max_tasks: int = Field(100, ge=1)
 
 
 class GcSettings(BaseModel):

@@ -1,9 +1,10 @@
 """The ingest worker's clients: the database, the job queue, S3, and its NWB readers.
 
 Two reader pools, one per purpose: slow inspections never queue the quick extractions that
-validation waits for. Each spawns its process on first use, once per worker: they are made
-here at startup, not in a job's context, which arq copies for each job (a pool first made
-there was made again, with a new reader process, by every job).
+validation waits for. Each holds as many reader processes as configured
+(`DANDELION_WORKER__INGEST_EXTRACTION_READERS`, `..._INSPECTION_READERS`), started on first
+use, once per worker: they are made here at startup, not in a job's context, which arq copies
+for each job (a pool first made there was made again, with a new reader process, by every job).
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ class IngestResources(WorkerResources):
     @classmethod
     async def open(cls, settings: Settings, redis: ArqRedis, *, name: str) -> Self:
         storage = await S3Storage.connect(settings.s3)
-        return cls(**base_clients(settings, redis, name=name), storage=storage)
+        worker = settings.worker
+        return cls(
+            **base_clients(settings, redis, name=name),
+            storage=storage,
+            extraction_readers=ReaderPool(
+                worker.ingest_extraction_readers, max_tasks_per_child=worker.ingest_reader_max_tasks
+            ),
+            inspection_readers=ReaderPool(
+                worker.ingest_inspection_readers, max_tasks_per_child=worker.ingest_reader_max_tasks
+            ),
+        )
 
     async def close(self) -> None:
         self.inspection_readers.close()
