@@ -19,7 +19,7 @@ from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.jobs.resources import job_context as job_context_of
 from dandelion_common.settings import PostgresSettings, RedisSettings, Settings
 from dandelion_common.storage import S3Storage
-from dandelion_ingest.resources import IngestResources
+from dandelion_ingest.resources import IngestResources, reader_pools
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -66,7 +66,15 @@ async def job_context(
         queue = await JobQueue.connect(settings.redis)
         try:
             await storage.ensure_bucket()
-            resources = IngestResources(settings=settings, db=db, queue=queue, storage=storage)
+            extraction, inspection = reader_pools(settings)
+            resources = IngestResources(
+                settings=settings,
+                db=db,
+                queue=queue,
+                storage=storage,
+                extraction_readers=extraction,
+                inspection_readers=inspection,
+            )
             yield job_context_of(resources), database
         finally:
             await queue.redis.flushdb()

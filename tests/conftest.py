@@ -133,9 +133,19 @@ def ingest_context(
 ) -> dict[str, Any]:
     """An ingest job's context, as the ingest worker builds it, for running jobs by hand."""
     from dandelion_common.jobs.resources import job_context
-    from dandelion_ingest.resources import IngestResources
+    from dandelion_ingest.resources import IngestResources, reader_pools
 
-    return job_context(IngestResources(settings=settings, db=db, queue=queue, storage=storage))
+    extraction, inspection = reader_pools(settings)
+    return job_context(
+        IngestResources(
+            settings=settings,
+            db=db,
+            queue=queue,
+            storage=storage,
+            extraction_readers=extraction,
+            inspection_readers=inspection,
+        )
+    )
 
 
 def auth(key: str) -> dict[str, str]:

@@ -29,16 +29,12 @@ class IngestResources(WorkerResources):
     @classmethod
     async def open(cls, settings: Settings, redis: ArqRedis, *, name: str) -> Self:
         storage = await S3Storage.connect(settings.s3)
-        worker = settings.worker
+        extraction, inspection = reader_pools(settings)
         return cls(
             **base_clients(settings, redis, name=name),
             storage=storage,
-            extraction_readers=ReaderPool(
-                worker.ingest_extraction_readers, max_tasks_per_child=worker.ingest_reader_max_tasks
-            ),
-            inspection_readers=ReaderPool(
-                worker.ingest_inspection_readers, max_tasks_per_child=worker.ingest_reader_max_tasks
-            ),
+            extraction_readers=extraction,
+            inspection_readers=inspection,
         )
 
     async def close(self) -> None:
@@ -46,6 +42,17 @@ class IngestResources(WorkerResources):
         self.extraction_readers.close()
         await self.storage.close()
         await super().close()
+
+
+def reader_pools(settings: Settings) -> tuple[ReaderPool, ReaderPool]:
+    """The extraction and inspection pools as the settings size them (for the worker and for
+    jobs run by hand)."""
+    worker = settings.worker
+    limit = worker.ingest_reader_max_tasks
+    return (
+        ReaderPool(worker.ingest_extraction_readers, max_tasks_per_child=limit),
+        ReaderPool(worker.ingest_inspection_readers, max_tasks_per_child=limit),
+    )
 
 
 def ingest_resources(ctx: Context) -> IngestResources:
