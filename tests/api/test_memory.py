@@ -40,8 +40,10 @@ pytestmark = pytest.mark.slow  # some thousands of requests: about half a minute
 WARM_UP = 150  # rounds: fills the statement caches, the connection pool, lazy imports
 N = 600  # rounds per measure; a round is one request of each kind
 # Growth allowed over N rounds (4 N requests): a leaked session per request is ~160 objects
-# and ~290 blocks each, so a leak of one request in twenty would still exceed these.
-MAX_OBJECTS = N // 10
+# and ~290 blocks each, so a leak of one request in twenty (~19,000 objects) would still
+# exceed these many times over. A clean CI run once grew by 133 objects (a cache filling
+# late, no session kept), so the bound leaves room for that.
+MAX_OBJECTS = 2 * N
 MAX_BLOCKS = 2 * N
 METADATA = {"name": "Edited", "schemaKey": "Dandiset", "description": "For tests."}
 
