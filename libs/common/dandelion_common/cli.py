@@ -51,6 +51,7 @@ def main() -> None:
 @click.option("--host", help="Address every local server binds to.")
 @click.option("--api-port", type=int)
 @click.option("--search-port", type=int)
+@click.option("--web-port", type=int)
 @click.option("--postgres-port", type=int)
 @click.option("--redis-port", type=int)
 @click.option("--s3-port", type=int, help="SeaweedFS also uses the next 4 ports and each +10000.")
@@ -61,7 +62,7 @@ def main() -> None:
     "debug records too).",
 )
 def up(verbose: bool, **options: object) -> None:
-    """Start the whole archive locally (PostgreSQL, Redis, S3, api, search, workers).
+    """Start the whole archive locally (PostgreSQL, Redis, S3, api, search, web, workers).
 
     The console shows requests, jobs, warnings and errors; each service's full log is in
     <data dir>/logs/<service>.log.

@@ -122,6 +122,25 @@ class SearchApiSettings(BaseModel):
     port: int = Field(8001, ge=1, le=65535)
 
 
+class WebSettings(BaseModel):
+    """The web service (server-rendered pages at instance.web_url), a client of the APIs."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8085, ge=1, le=65535)
+    # Where the web service itself reaches the API and the search API: inside a cluster the
+    # Services' names, never the public origin (no hairpin through the Ingress).
+    api_url: str = "http://127.0.0.1:8000"
+    search_url: str = "http://127.0.0.1:8001"
+    timeout_seconds: float = Field(15.0, gt=0)
+    # Keep-alive connections to the APIs per process; a page makes a few requests in parallel.
+    max_connections: int = Field(64, ge=1, le=1024)
+
+    @field_validator("api_url", "search_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
 class DoiSettings(BaseModel):
     # None: DOIs are minted when the credentials are set. Production refuses to start
     # without them unless this is explicitly false.
@@ -240,6 +259,7 @@ class Settings(BaseSettings):
     instance: InstanceSettings = InstanceSettings()
     api: ApiSettings = ApiSettings()
     search_api: SearchApiSettings = SearchApiSettings()
+    web: WebSettings = WebSettings()
     doi: DoiSettings = DoiSettings()
     worker: WorkerSettings = WorkerSettings()
     gc: GcSettings = GcSettings()
@@ -289,6 +309,7 @@ class DevstackSettings(BaseSettings):
     host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     search_port: int = Field(8001, ge=1, le=65535)
+    web_port: int = Field(8085, ge=1, le=65535)
     postgres_port: int = Field(15432, ge=1, le=65535)
     redis_port: int = Field(16379, ge=1, le=65535)
     # SeaweedFS also uses s3_port+1..+4 and each of those plus 10000 (gRPC).

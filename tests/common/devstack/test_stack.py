@@ -36,6 +36,7 @@ def stack_env(data_dir: Path, *, level: str = "WARNING") -> dict[str, str]:
     ports = {
         "API_PORT": free_port(),
         "SEARCH_PORT": free_port(),
+        "WEB_PORT": free_port(),
         "POSTGRES_PORT": free_port(),
         "REDIS_PORT": free_port(),
         "S3_PORT": s3_base_port(),
@@ -108,6 +109,13 @@ def test_stack_starts_answers_and_stops_without_leftovers(
     services = info["services"]
     assert isinstance(services, dict)
     assert services["api"]["url"] == f"{api}/api"
+    web = f"http://127.0.0.1:{env['DANDELION_DEVSTACK_WEB_PORT']}"
+    assert services["webui"]["url"] == web
+    home = httpx.get(f"{web}/", timeout=30)
+    assert home.status_code == 200, home.text
+    assert "<h1>" in home.text
+    to_web = httpx.get(f"{api}/", timeout=30)
+    assert (to_web.status_code, to_web.headers["location"]) == (302, f"{web}/")
 
     descendants = psutil.Process(proc.pid).children(recursive=True)
     names = " ".join(" ".join(p.cmdline()) for p in descendants)
@@ -117,6 +125,7 @@ def test_stack_starts_answers_and_stops_without_leftovers(
         "weed",
         " api",
         "search-api",
+        " web",
         "worker ingest",
         "worker search",
         "worker doi",
@@ -211,7 +220,7 @@ class Console:
             self.proc.stdout.close()
 
 
-SERVICE_NAMES = ("api", "search-api", "worker-ingest", "worker-search", "worker-doi")
+SERVICE_NAMES = ("api", "search-api", "web", "worker-ingest", "worker-search", "worker-doi")
 
 
 def log_entries(data_dir: Path, service: str) -> list[dict[str, object]]:
@@ -248,9 +257,12 @@ def test_an_idle_stack_prints_its_banner_and_requests_and_logs_the_rest_to_files
         console.close()
     printed = "\n".join(console.lines)
     assert "Dandelion is running." in printed
+    # The first address a person sees is the web pages'.
+    banner = printed.split("Dandelion is running.", 1)[1].strip().splitlines()
+    assert banner[0].startswith("Open:         http://127.0.0.1:"), banner
     assert f"Logs:         {data_dir.resolve() / 'logs'}" in printed
     assert re.search(r"\d\d:\d\d:\d\d api +GET /api/info/ 200 \d+ms$", printed, re.M), printed
-    assert len(console.lines) < 25, printed  # the banner, the request, start and stop
+    assert len(console.lines) < 26, printed  # the banner, the request, start and stop
     assert "→ drain_outbox_tick" not in printed
     assert "{" not in printed  # no JSON on the console
     for name in SERVICE_NAMES:

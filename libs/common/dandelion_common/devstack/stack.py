@@ -32,7 +32,9 @@ from dandelion_common.devstack.process import (
 from dandelion_common.devstack.servers import Postgres, Redis, SeaweedS3, public_prefixes
 from dandelion_common.settings import DevstackSettings, Settings
 
-SERVICES = ("api", "search-api", "worker ingest", "worker search", "worker doi")
+SERVICES = ("api", "search-api", "web", "worker ingest", "worker search", "worker doi")
+# The HTTP services and how to reach each: all are waited for before the banner is printed.
+HTTP_SERVICES = ("api", "search-api", "web")
 
 
 class Stack:
@@ -72,6 +74,13 @@ class Stack:
             ),
             "DANDELION_SEARCH_API__HOST": host,
             "DANDELION_SEARCH_API__PORT": str(self.config.search_port),
+            "DANDELION_WEB__HOST": host,
+            "DANDELION_WEB__PORT": str(self.config.web_port),
+            "DANDELION_WEB__API_URL": f"http://{host}:{api_port}",
+            "DANDELION_WEB__SEARCH_URL": f"http://{host}:{self.config.search_port}",
+            "DANDELION_INSTANCE__WEB_URL": os.environ.get(
+                "DANDELION_INSTANCE__WEB_URL", f"http://{host}:{self.config.web_port}"
+            ),
         }
 
     def log_file(self, name: str) -> Path:
@@ -101,6 +110,7 @@ class Stack:
         wanted = {
             "api": [c.api_port],
             "search API": [c.search_port],
+            "web": [c.web_port],
             "PostgreSQL": [c.postgres_port],
             "Redis": [c.redis_port],
             "S3 (SeaweedFS, s3_port..s3_port+4 and +10000)": self.s3.ports,
@@ -108,6 +118,7 @@ class Stack:
         variables = {
             "api": "API_PORT",
             "search API": "SEARCH_PORT",
+            "web": "WEB_PORT",
             "PostgreSQL": "POSTGRES_PORT",
             "Redis": "REDIS_PORT",
         }
@@ -153,7 +164,8 @@ class Stack:
             child = Child(name=name, argv=argv, env=env | self.log_env(name), stop_timeout=40)
             self.children.append(child)
             child.start()
-        for port, name in ((self.config.api_port, "api"), (self.config.search_port, "search-api")):
+        ports = (self.config.api_port, self.config.search_port, self.config.web_port)
+        for port, name in zip(ports, HTTP_SERVICES, strict=True):
             url = f"http://{self.config.host}:{port}/readyz"
             child = next(c for c in self.children if c.name == name)
             wait_until(
@@ -214,6 +226,7 @@ def banner(stack: Stack, key: str) -> str:
         [
             "",
             "Dandelion is running.",
+            f"  Open:         http://{c.host}:{c.web_port}",
             f"  API:          http://{c.host}:{c.api_port}/api",
             f"  API docs:     http://{c.host}:{c.api_port}/api/docs/",
             f"  Search API:   http://{c.host}:{c.search_port}",

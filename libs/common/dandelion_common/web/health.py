@@ -4,10 +4,12 @@ answers: each app's resources name theirs)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from dandelion_common.web.resources import AppResourcesDep, Probe
+from dandelion_common.web.resources import Probe, Ready, ready_resources
 from dandelion_common.web.routing import APIRouter
 
 router = APIRouter(tags=["health"], responses={})
@@ -30,7 +32,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", include_in_schema=False)
-async def readyz(resources: AppResourcesDep) -> JSONResponse:
+async def readyz(resources: Annotated[Ready, Depends(ready_resources)]) -> JSONResponse:
     """Readiness: every backing service this process uses answers within the timeout, else
     503. Only those: an outage of a service it does not use must not take it out of service."""
     probes = resources.readiness()

@@ -23,12 +23,20 @@ from dandelion_common.settings import Settings
 Probe = Callable[[], Awaitable[None]]
 
 
-class AppResources(Protocol):
-    settings: Settings
-    db: Database
-
+class Ready(Protocol):
     def readiness(self) -> Mapping[str, Probe]:
         """The backing services this process cannot serve without, by name."""
+
+
+class Owned(Ready, Protocol):
+    """Resources an app's lifespan builds and closes."""
+
+    async def close(self) -> None: ...
+
+
+class AppResources(Owned, Protocol):
+    settings: Settings
+    db: Database
 
     async def send_committed_jobs(self, session: AsyncSession) -> None:
         """Send the jobs `session`'s committed transaction asked for (the commit point's last
@@ -37,7 +45,7 @@ class AppResources(Protocol):
     async def close(self) -> None: ...
 
 
-def lifespan_for(open_resources: Callable[[], Awaitable[AppResources]]):  # type: ignore[no-untyped-def]
+def lifespan_for(open_resources: Callable[[], Awaitable[Owned]]):  # type: ignore[no-untyped-def]
     """A lifespan that builds the app's resources at startup and closes them on shutdown."""
 
     @asynccontextmanager
@@ -54,6 +62,12 @@ def lifespan_for(open_resources: Callable[[], Awaitable[AppResources]]):  # type
             await resources.close()
 
     return lifespan
+
+
+def ready_resources(request: Request) -> Ready:
+    """What `/readyz` checks: any app's resources, the web's too (it has no database)."""
+    resources: Ready = request.app.state.resources
+    return resources
 
 
 def app_resources(request: Request) -> AppResources:

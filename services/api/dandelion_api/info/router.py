@@ -1,10 +1,11 @@
-"""`GET /api/info/` and `GET /server-info`."""
+"""`GET /api/info/`, `GET /server-info`, and `/` (to the web pages)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from fastapi.responses import RedirectResponse
 
 from dandelion_api.info.schemas import ServerInfo
 from dandelion_api.info.service import server_info
@@ -37,3 +38,9 @@ async def get_info(document: InfoDocument) -> Response:
 async def get_server_info(document: InfoDocument) -> Response:
     """The same document at the address the dandi client tries first for a bare URL."""
     return Response(document, media_type="application/json")
+
+
+@root_router.get("/", response_class=RedirectResponse, status_code=302)
+async def to_the_web(request: Request) -> RedirectResponse:
+    """The API origin's root leads people to the web pages (the instance's web URL)."""
+    return RedirectResponse(f"{request.app.state.settings.instance.web_url}/", status_code=302)

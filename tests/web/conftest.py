@@ -1,0 +1,73 @@
+"""Fixtures of the web service's tests: the web app over the real API and search API apps.
+
+The web reaches both APIs over HTTP as in production, here through ASGI transports to the
+apps running in process on the test's rolled-back transaction (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from dandelion_api.resources import ApiResources
+from dandelion_common.settings import Settings
+from dandelion_search.api.resources import SearchResources
+from dandelion_web.client import ArchiveClient
+from dandelion_web.resources import WebResources
+
+API = "http://api.internal"
+SEARCH = "http://search.internal"
+
+
+class SharedConnectionTransport(httpx.AsyncBaseTransport):
+    """Routes by host to each app's ASGI transport, one request at a time: both apps use the
+    test's single database connection, which runs one statement at a time, while a page sends
+    its API calls at once."""
+
+    def __init__(self, routes: dict[str, httpx.ASGITransport]) -> None:
+        self.routes = routes
+        self.lock = asyncio.Lock()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        app = self.routes.get(request.url.host)
+        if app is None:  # as the network answers for a host where nothing listens
+            raise httpx.ConnectError(f"nothing serves {request.url.host}", request=request)
+        async with self.lock:
+            return await app.handle_async_request(request)
+
+
+@pytest.fixture
+def web_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"web": settings.web.model_copy(update={"api_url": API, "search_url": SEARCH})}
+    )
+
+
+@pytest.fixture
+async def web_client(
+    web_settings: Settings, resources: ApiResources, search_resources: SearchResources
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser's view of the web app, backed by the real API and search API apps."""
+    from dandelion_api.app import create_app as create_api
+    from dandelion_search.app import create_app as create_search
+    from dandelion_web.app import create_app as create_web
+
+    api_app = create_api(resources.settings)
+    api_app.state.resources = resources
+    search_app = create_search(search_resources.settings)
+    search_app.state.resources = search_resources
+    transport = SharedConnectionTransport(
+        {
+            "api.internal": httpx.ASGITransport(app=api_app),
+            "search.internal": httpx.ASGITransport(app=search_app),
+        }
+    )
+    archive = ArchiveClient(httpx.AsyncClient(transport=transport), web_settings.web)
+    web = create_web(web_settings)
+    web.state.resources = WebResources(settings=web_settings, archive=archive)
+    browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://web")
+    async with browser, archive.http:
+        yield browser
