@@ -56,8 +56,9 @@ ADMINS: Row = (401, 403, 403, 403, OK)
 DIGEST_EMBARGOED: Row = (404, 404, 404, OK, OK)
 
 # Routes outside the matrix: probes, docs (DANDI's addresses of them too) and the
-# unauthenticated info alias.
+# unauthenticated info alias, and the root's redirect to the web pages.
 EXCLUDED_PATHS = {
+    "/",
     "/healthz",
     "/readyz",
     "/server-info",

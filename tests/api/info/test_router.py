@@ -62,3 +62,9 @@ async def test_openapi_docs_are_served(api_client: httpx.AsyncClient) -> None:
     assert (await api_client.get("/api/docs/")).status_code == 200
     schema = (await api_client.get("/api/docs/openapi.json")).json()
     assert "/api/info/" in schema["paths"]
+
+
+async def test_the_api_origins_root_leads_to_the_web_pages(api_client: httpx.AsyncClient) -> None:
+    answer = await api_client.get("/")
+    assert answer.status_code == 302
+    assert answer.headers["location"] == "http://127.0.0.1:8085/"
