@@ -1,12 +1,17 @@
 """The unmodified `dandi` client against our API on a real port: ls and download give the
-right listing and byte-identical files, for a whole dandiset and for one folder."""
+right listing and byte-identical files, for a whole dandiset and for one folder, also when
+given the web pages' address of a dandiset."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import subprocess
+import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +26,7 @@ from dandelion_common.db.enums import UserStatus
 from dandelion_common.db.models import ApiToken, AssetBlob, User
 from dandelion_common.db.session import create_engine
 from dandelion_common.devstack.ephemeral import ServerUrls
+from dandelion_common.devstack.process import answers_ok, free_port, wait_until
 from dandelion_common.settings import PostgresSettings
 from dandelion_common.storage import S3Storage, blob_key
 
@@ -134,6 +140,45 @@ def test_dandi_ls_and_download(
     ]
     for name in got:
         assert (folder / name).read_bytes() == FILES[name]
+
+
+@contextlib.contextmanager
+def web_pages(servers: ServerUrls, database: str, api: str) -> Iterator[str]:
+    """The web service's process in front of the API at `api`; yields its URL."""
+    api_port = int(api.split(":")[2].split("/", maxsplit=1)[0])
+    port = free_port()
+    web = f"http://127.0.0.1:{port}"
+    env = service_env(servers, database, api_port) | {
+        "DANDELION_WEB__PORT": str(port),
+        "DANDELION_WEB__API_URL": f"http://127.0.0.1:{api_port}",
+        "DANDELION_INSTANCE__WEB_URL": web,
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "dandelion_common.cli", "web"], env=env)
+    try:
+        # /healthz: its readiness also wants the search API, which this test does not run.
+        wait_until(lambda: answers_ok(f"{web}/healthz"), timeout=60, what="the web service")
+        yield web
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_dandi_ls_and_download_by_web_url(
+    servers: ServerUrls, database: str, api: str, tmp_path: Path
+) -> None:
+    """The addresses people copy from their browser work with the client: it finds the API
+    through the web origin's /server-info."""
+    identifier = asyncio.run(seed(servers, database, api))
+    with web_pages(servers, database, api) as web:
+        url = f"{web}/dandiset/{identifier}/draft"
+        listed = dandi("ls", "-r", "-f", "json", url, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        records = json.loads(listed.stdout)
+        assert {r["path"] for r in records if "asset_id" in r} == set(FILES)
+        downloaded = dandi("download", "-o", str(tmp_path), url, cwd=tmp_path)
+        assert downloaded.returncode == 0, downloaded.stderr
+        for path, content in FILES.items():
+            assert (tmp_path / identifier / path).read_bytes() == content, path
 
 
 def make_nwb(path: Path, subject_id: str) -> None:
