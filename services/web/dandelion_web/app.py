@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     templates = environment()
     templates.globals["instance"] = settings.instance
+    templates.globals["api_url"] = settings.api.api_url  # public: links a browser follows
     app.state.templates = templates
     install_error_pages(app)
     for page in (home, meta):
