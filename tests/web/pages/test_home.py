@@ -52,3 +52,13 @@ async def test_an_unreachable_api_is_a_502_page(web_client: httpx.AsyncClient) -
     answer = await web_client.get("/")
     assert answer.status_code == 502
     assert "cannot be reached" in answer.text
+
+
+async def test_pages_and_assets_are_compressed_for_browsers_that_ask(
+    web_client: httpx.AsyncClient,
+) -> None:
+    for path in ("/", "/static/htmx.min.js"):
+        answer = await web_client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert answer.headers["content-encoding"] == "gzip"
+        assert int(answer.headers["content-length"]) < len(answer.content)  # decoded size
+        assert answer.headers["content-security-policy"]
