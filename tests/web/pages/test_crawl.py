@@ -188,3 +188,28 @@ async def test_the_walk_reads_every_page_of_the_api(
         await dandiset(session, owner)
     answer = await web_client.get("/sitemap.xml")
     assert len(urls(answer.content)) == 5 + 1 + 4
+
+
+async def test_an_unreachable_api_keeps_the_last_sitemap(
+    web_client: httpx.AsyncClient,
+    session: AsyncSession,
+    owner: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await dandiset(session, owner)
+    monkeypatch.setattr(crawl, "CACHE_SECONDS", 0)
+    built = await web_client.get("/sitemap.xml")
+    resources = web_client._transport.app.state.resources  # type: ignore[attr-defined]
+    resources.archive.api_url = "http://127.0.0.1:9"  # nothing listens on the discard port
+    kept = await web_client.get("/sitemap.xml")
+    assert kept.status_code == 200
+    assert kept.content == built.content
+    assert len(urls(kept.content)) == 1
+
+
+async def test_an_unreachable_api_without_a_sitemap_is_a_502(
+    web_client: httpx.AsyncClient,
+) -> None:
+    resources = web_client._transport.app.state.resources  # type: ignore[attr-defined]
+    resources.archive.api_url = "http://127.0.0.1:9"
+    assert (await web_client.get("/sitemap.xml")).status_code == 502

@@ -11,7 +11,7 @@ from factories import create_dandiset, create_user
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import EmbargoStatus, VersionStatus
-from dandelion_common.db.models import User, Version
+from dandelion_common.db.models import DandisetStar, User, Version
 from dandelion_web.pages import dandisets as page
 
 
@@ -119,6 +119,21 @@ async def test_each_sort_option_orders_the_list_both_ways(
     assert down.status_code == up.status_code == 200
     assert names(down.text) == descending
     assert names(up.text) == descending[::-1]
+
+
+async def test_sort_option_4_orders_by_stars(
+    web_client: httpx.AsyncClient, session: AsyncSession, three: list[Version]
+) -> None:
+    # DANDI's fifth sorting option; the API orders by star count too, so it is honoured.
+    fans = [(await create_user(session))[0] for _ in range(3)]
+    for draft, stars in zip(three, (1, 3, 0), strict=True):
+        session.add_all(
+            DandisetStar(dandiset_id=draft.dandiset_id, user_id=u.id) for u in fans[:stars]
+        )
+    await session.flush()
+    answer = await web_client.get("/dandiset/", params={"sortOption": "4", "sortDir": "-1"})
+    assert names(answer.text) == ["Cricket song", "Bat sonar", "Ape gaze"]
+    assert '<option value="4" selected>Stars</option>' in answer.text
 
 
 async def test_the_default_is_newest_first_with_the_controls_showing_it(

@@ -13,11 +13,13 @@ Past `SITEMAP_LIMIT` URLs (the protocol's 50,000) `/sitemap.xml` becomes a sitem
 Building it walks the whole archive (the list in large pages, then `/versions/` of each
 published dandiset, `CONCURRENCY` at a time), so the result is kept in process for
 `CACHE_SECONDS`, and concurrent crawlers of a cold cache wait for one walk, not one each.
+A walk that fails while an older sitemap is at hand keeps that one for another period.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,11 +30,18 @@ from fastapi import HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from dandelion_common.web.routing import APIRouter
-from dandelion_web.client import ArchiveClient, UpstreamGone, UpstreamNotFound, gather
+from dandelion_web.client import (
+    ArchiveClient,
+    UpstreamError,
+    UpstreamGone,
+    UpstreamNotFound,
+    gather,
+)
 from dandelion_web.filters import parse_time
 from dandelion_web.resources import Archive
 
 router = APIRouter(responses={}, include_in_schema=False)
+logger = logging.getLogger(__name__)
 
 SITEMAP_LIMIT = 50_000
 CACHE_SECONDS = 600
@@ -165,7 +174,13 @@ async def sitemap_documents(request: Request, archive: ArchiveClient) -> dict[st
         fresh = cache.built_at is not None and time.monotonic() - cache.built_at < CACHE_SECONDS
         if not fresh:
             web_url = request.app.state.settings.instance.web_url
-            cache.documents = build(await walk(archive), web_url)
+            try:
+                cache.documents = build(await walk(archive), web_url)
+            except UpstreamError as exc:
+                if not cache.documents:
+                    raise
+                # A stale sitemap serves crawlers better than an error while the API is down.
+                logger.warning("web: sitemap kept from the last walk: %s", exc.message)
             cache.built_at = time.monotonic()
         return cache.documents
 
