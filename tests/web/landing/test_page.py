@@ -210,7 +210,9 @@ async def test_a_rich_published_version_shows_every_field(
     assert page.named("og:url") == [url]
     assert page.named("og:type") == ["website"]
     assert page.named("og:title") == ["Grid cells of the medial entorhinal cortex"]
-    assert page.named("og:description")[0].startswith("Silicon probe recordings")
+    assert page.named("og:description") == [
+        "Silicon probe recordings of grid cells in freely moving rats."
+    ]
     document = page.jsonld()
     assert document["identifier"] == f"https://doi.org/{doi}"
     assert document["url"] == url
