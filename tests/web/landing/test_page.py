@@ -308,6 +308,9 @@ async def test_an_old_version_says_a_newer_one_exists(
     )
     assert re.search(banner, older.text)
     assert "A newer version" not in newest.text
+    draft = await web_client.get(f"/dandiset/{dandiset.id:06}/draft")
+    latest = rf'latest published version is\s*<a href="/dandiset/{dandiset.id:06}/{new}">'
+    assert re.search(latest, draft.text)
     # The picker lists every version, the one shown selected.
     assert f'<option value="{old}" selected>' in older.text
     assert f'<option value="{new}">' in older.text
