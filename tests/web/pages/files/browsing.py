@@ -70,6 +70,10 @@ class Parsed(HTMLParser):
         self.links: list[Link] = []
         self.rows: list[list[str]] = []
         self.current: list[str] = []
+        self.terms: dict[str, list[str]] = {}  # each <dt>'s text -> its <dd>s' texts
+        self._term: list[str] | None = None
+        self._definition: list[str] | None = None
+        self._last_term = ""
         self._link: Link | None = None
         self._cells: list[str] | None = None
         self._cell: list[str] | None = None
@@ -85,6 +89,10 @@ class Parsed(HTMLParser):
             self._cell = []
         elif tag == "li" and "aria-current" in found:
             self._current = []
+        elif tag == "dt":
+            self._term = []
+        elif tag == "dd":
+            self._definition = []
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self._link is not None:
@@ -99,9 +107,17 @@ class Parsed(HTMLParser):
         elif tag == "li" and self._current is not None:
             self.current.append("".join(self._current).strip())
             self._current = None
+        elif tag == "dt" and self._term is not None:
+            self._last_term = " ".join("".join(self._term).split())
+            self.terms[self._last_term] = []
+            self._term = None
+        elif tag == "dd" and self._definition is not None:
+            text = " ".join("".join(self._definition).split())
+            self.terms[self._last_term].append(text)
+            self._definition = None
 
     def handle_data(self, data: str) -> None:
-        for sink in (self._link, self._cell, self._current):
+        for sink in (self._link, self._cell, self._current, self._term, self._definition):
             if isinstance(sink, Link):
                 sink.text += data
             elif sink is not None:
