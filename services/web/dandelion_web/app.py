@@ -18,7 +18,7 @@ from dandelion_common.web.health import router as health_router
 from dandelion_common.web.metrics import install_metrics
 from dandelion_common.web.resources import lifespan_for
 from dandelion_web.errors import install_error_pages
-from dandelion_web.pages import home, meta
+from dandelion_web.pages import home, meta, search
 from dandelion_web.resources import WebResources
 from dandelion_web.security import SecurityHeaders
 from dandelion_web.templating import environment
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates.globals["instance"] = settings.instance
     app.state.templates = templates
     install_error_pages(app)
-    for page in (home, meta):
+    for page in (home, meta, search):
         app.include_router(page.router)
     app.include_router(health_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
