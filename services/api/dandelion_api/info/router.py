@@ -15,7 +15,7 @@ router = APIRouter(tags=["info"], responses={})
 root_router = APIRouter(include_in_schema=False, responses={})
 
 
-def get_info_document(request: Request) -> bytes:
+async def get_info_document(request: Request) -> bytes:
     """The rendered document, built once per app: it only changes with the settings."""
     state = request.app.state
     if getattr(state, "info_document", None) is None:
