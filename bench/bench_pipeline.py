@@ -1,25 +1,45 @@
 """Pipeline rows: what one request costs in the API's own pipeline (middleware, routing,
 dependencies, the commit point), measured on `GET /api/info/`, a document rendered once.
 
-Three servers answer the same JSON bytes on the same uvicorn settings (1 worker, httptools,
+The servers answer the same JSON bytes on the same uvicorn settings (1 worker, httptools,
 uvloop, no access log), each in its own process, all up at once:
 
 - the API itself (`dandelion api`, as `make run` starts it, logs at WARNING);
-- a bare ASGI app (`bench.peer_app`): uvicorn's own cost, the reference;
+- a bare ASGI app (`bench.peer_app:app`): uvicorn's own cost, the reference;
 - a one-route FastAPI app (`bench.peer_app:fastapi_app`): the framework's floor, so a reader
-  sees how much of the gap is ours and how much FastAPI's.
+  sees how much of the gap is ours and how much FastAPI's;
+- with BENCH_BASELINE=<another checkout>, that checkout's API too (before/after, same run).
 
 The same closed-loop client (CONCURRENCY keep-alive sockets, each sending the next GET when
 the previous answer is read whole) drives each server for LOAD_SECONDS, in turns, ROUNDS
 times; each server's figures are its rounds' means, so a slow moment of the machine is shared
-by all. Rows: throughput, p50 and p99 of the API against the bare app; throughput of the API
-against the FastAPI floor.
+by all. The client shares the machine's two cores with the server, so the bare app's figure
+moves with the machine's load (18-35 k req/s); compare ratios of one run, not figures.
 
-Measured on the 2-core development machine (client and server share it), ours / bare app:
+Where the time went: the app called in-process on `/api/info/` (no uvicorn, no client; wall
+time on a loaded machine, CPU time where marked), and one run of this module with
+BENCH_BASELINE=/work/main, the API's throughput as a fraction of the bare app's:
 
-| commit | req/s ours / bare | p50 | note |
-|---|---|---|---|
-| before (main at 9e404c9) | 1,160-1,290 / 32-35 k = 0.04 | | |
+| step | us/request in-process | ours / bare (run 1, run 2) |
+|---|---|---|
+| main at 9e404c9 | 470 | 0.07, 0.06 (1,227, 1,617 req/s) |
+| (1) | 320, 180 CPU | |
+| (2) | 150 CPU | |
+| (3) | 145 CPU | 0.20, 0.16 (3,543, 4,072 req/s) |
+| for scale: the one-route FastAPI app | 55 CPU | 0.36, 0.28 |
+
+(1) every dependency `async`: a plain `def` ran in the thread pool, ~190 us each (two here,
+four on an asset list); and no session opened for a request that uses none. (2) the context
+routers included in the app, not under one `/api` router: FastAPI re-matches every level of
+nesting, walking each sub-router. (3) the document read by its handler, not as a dependency
+(~15 us each); the input check skipped without query string or body; each metric series
+looked up once.
+
+No middleware was a `BaseHTTPMiddleware` (all are pure ASGI already). What remains is
+FastAPI's: in this FastAPI (0.165) a route with no dependency costs ~55 us of CPU, each
+dependency ~15 us more, and included routers are re-matched at every level; the
+one-route FastAPI app itself reaches only 0.24-0.36 of the bare app, so the issue's 0.4
+cannot be reached by any request that goes through FastAPI's routing and dependency solving.
 
 `python -m bench.bench_pipeline` prints these rows alone.
 """
@@ -27,6 +47,7 @@ Measured on the 2-core development machine (client and server share it), ours / 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -41,6 +62,9 @@ from bench.table import Row, render
 from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 from dandelion_common.devstack.process import free_port
 
+# Another checkout of the project (with its own `make install`), served as a fourth server:
+# before and after in the same run, e.g. BENCH_BASELINE=/work/main.
+BASELINE = os.environ.get("BENCH_BASELINE")
 LOAD_SECONDS = 3.0
 ROUNDS = 3
 CONCURRENCY = 16
@@ -95,30 +119,33 @@ def uvicorn_argv(app: str, port: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", app, "--port", str(port), *options]
 
 
+def api_argv(checkout: str | None = None) -> list[str]:
+    python = f"{checkout}/.venv/bin/python" if checkout else sys.executable
+    return [python, "-m", "dandelion_common.cli", "api"]
+
+
 @contextmanager
 def servers(urls: ServerUrls) -> Iterator[dict[str, tuple[int, str]]]:
-    """The three servers, up: name -> (port, path)."""
+    """The servers, up: name -> (port, path)."""
     env = service_env(urls)
-    api_port, bare_port, fastapi_port = free_port(), free_port(), free_port()
+    apis = {"api": api_argv()} | ({"baseline": api_argv(BASELINE)} if BASELINE else {})
+    targets: dict[str, tuple[int, str]] = {}
     with ExitStack() as stack:
-        stack.enter_context(
-            process(
-                [sys.executable, "-m", "dandelion_common.cli", "api"],
-                env | {"DANDELION_API__PORT": str(api_port)},
-                f"http://{HOST}:{api_port}/healthz",
-            )
-        )
-        body = httpx.get(f"http://{HOST}:{api_port}{INFO}").text
-        for app, port in (
-            ("bench.peer_app:app", bare_port),
-            ("bench.peer_app:fastapi_app", fastapi_port),
+        for name, argv in apis.items():
+            port = free_port()
+            ready = f"http://{HOST}:{port}/healthz"
+            stack.enter_context(process(argv, env | {"DANDELION_API__PORT": str(port)}, ready))
+            targets[name] = (port, INFO)
+        body = httpx.get(f"http://{HOST}:{targets['api'][0]}{INFO}").text
+        for name, app in (
+            ("bare", "bench.peer_app:app"),
+            ("fastapi", "bench.peer_app:fastapi_app"),
         ):
-            stack.enter_context(
-                process(
-                    uvicorn_argv(app, port), env | {"PEER_BODY": body}, f"http://{HOST}:{port}/"
-                )
-            )
-        yield {"api": (api_port, INFO), "bare": (bare_port, "/"), "fastapi": (fastapi_port, "/")}
+            port = free_port()
+            ready = f"http://{HOST}:{port}/"
+            stack.enter_context(process(uvicorn_argv(app, port), env | {"PEER_BODY": body}, ready))
+            targets[name] = (port, "/")
+        yield targets
 
 
 async def measure(urls: ServerUrls) -> dict[str, Load]:
@@ -142,6 +169,10 @@ def rows(loads: dict[str, Load]) -> list[Row]:
     out.append(
         Row(f"GET {INFO} throughput", api.rate, floor.rate, "one-route FastAPI app", "req/s")
     )
+    out.append(Row("one-route FastAPI app throughput", floor.rate, bare.rate, same, "req/s"))
+    if baseline := loads.get("baseline"):
+        name = f"GET {INFO} throughput of {BASELINE}"
+        out.append(Row(name, baseline.rate, bare.rate, same, "req/s"))
     return out
 
 
