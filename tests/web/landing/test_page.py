@@ -327,8 +327,8 @@ async def test_the_version_picker_leads_to_the_chosen_version(
     chosen = await web_client.get(base, params={"version": "0.240101.0000"})
     assert chosen.status_code == 303
     assert chosen.headers["location"] == f"/dandiset/{dandiset.id:06}/0.240101.0000"
-    same = await web_client.get(base, params={"version": "draft"})
-    assert same.status_code == 200
+    same = await web_client.get(base, params={"version": "draft"})  # to the URL without query
+    assert (same.status_code, same.headers["location"]) == (303, base)
     bad = await web_client.get(base, params={"version": "../../admin"})
     assert bad.status_code == 400
     assert "not a version name" in bad.text

@@ -68,7 +68,7 @@ async def landing(
     """The landing page of one version of a dandiset."""
     if not DANDISET.match(dandiset_id) or not VERSION.match(version):
         return _not_found(request, "There is no dandiset version at this address.")
-    if chosen is not None and chosen != version:
+    if chosen is not None:  # the picker: even the same version, so its URL is the clean one
         return _chosen(request, dandiset_id, chosen)
     try:
         dandiset, info, versions = await _fetch(resources.archive, dandiset_id, version)
