@@ -30,13 +30,31 @@ class SharedConnectionTransport(httpx.AsyncBaseTransport):
     def __init__(self, routes: dict[str, httpx.ASGITransport]) -> None:
         self.routes = routes
         self.lock = asyncio.Lock()
+        self.pending: set[asyncio.Future[httpx.Response]] = set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         app = self.routes.get(request.url.host)
         if app is None:  # as the network answers for a host where nothing listens
             raise httpx.ConnectError(f"nothing serves {request.url.host}", request=request)
+        # Shielded: a page's `gather` cancels its other calls when one fails, and cancelling
+        # an API request mid-statement would break the test's one connection (a server
+        # lets a request whose client left run to its end; so does this).
+        task = asyncio.ensure_future(self._serialized(app, request))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+        return await asyncio.shield(task)
+
+    async def settle(self) -> None:
+        """Wait for requests whose callers were cancelled: before the test's rollback."""
+        await asyncio.gather(*self.pending, return_exceptions=True)
+
+    async def _serialized(
+        self, app: httpx.ASGITransport, request: httpx.Request
+    ) -> httpx.Response:
         async with self.lock:
-            return await app.handle_async_request(request)
+            response = await app.handle_async_request(request)
+            await response.aread()
+            return response
 
 
 @pytest.fixture
@@ -71,3 +89,4 @@ async def web_client(
     browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://web")
     async with browser, archive.http:
         yield browser
+        await transport.settle()

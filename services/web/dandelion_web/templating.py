@@ -56,11 +56,20 @@ def render(
     values = {"request": request, **context}
     restoring = request.headers.get("hx-history-restore-request") == "true"
     if fragment is not None and is_htmx(request) and not restoring:
-        block = template.blocks[fragment]
-        html = "".join(block(template.new_context(values)))
+        html = _fragment(template, fragment, template.new_context(values))
     else:
         html = template.render(values)
     answer = HTMLResponse(html, status_code=status_code, headers=headers)
     # A fragment and its page share a URL: caches must keep them apart.
     answer.headers["Vary"] = "HX-Request"
     return answer
+
+
+def _fragment(template: jinja2.Template, block: str, context: Any) -> str:
+    """One block of a page, led by the page's <title>: htmx makes a fragment's top-level
+    title the document's, so the tab and the history entry name the state a swap shows."""
+    html = "".join(template.blocks[block](context))
+    title = template.blocks.get("title")
+    if title is None:
+        return html
+    return f"<title>{''.join(title(context)).strip()}</title>{html}"

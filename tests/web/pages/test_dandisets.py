@@ -333,6 +333,8 @@ async def test_htmx_gets_only_the_results_block(
     assert names(answer.text) == ["Ape gaze", "Bat sonar", "Cricket song"]
     assert "<html" not in answer.text
     assert "<form" not in answer.text
+    # htmx retitles the document from a fragment's leading <title>.
+    assert answer.text.startswith("<title>Public dandisets · ")
     assert "HX-Request" in answer.headers["vary"]
     whole = (await web_client.get("/dandiset/")).text
     assert 'hx-get="/dandiset/" hx-target="#results" hx-push-url="true"' in whole

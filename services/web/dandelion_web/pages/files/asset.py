@@ -28,7 +28,6 @@ from dandelion_web.pages.files.links import (
     asset_url,
     breadcrumb,
     files_url,
-    partial,
     public_api,
 )
 from dandelion_web.resources import Archive
@@ -75,7 +74,6 @@ async def asset_page(
         if info.get("zarr")
         else f"{api}/assets/{asset_id}/download/?content_disposition=inline",
         "zarr": None,
-        "partial": partial(request),
     }
     if not info.get("zarr"):
         return render(request, "asset.html", context)

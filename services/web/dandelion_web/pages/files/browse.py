@@ -29,7 +29,6 @@ from dandelion_web.pages.files.links import (
     asset_url,
     breadcrumb,
     files_url,
-    partial,
     public_api,
 )
 from dandelion_web.resources import Archive
@@ -92,7 +91,6 @@ async def files(
         "pages": pages,
         "previous_url": files_url(dandiset_id, version, folder, page - 1) if page > 1 else None,
         "next_url": files_url(dandiset_id, version, folder, page + 1) if listing["next"] else None,
-        "partial": partial(request),
     }
     return render(request, "files.html", context, fragment="listing")
 

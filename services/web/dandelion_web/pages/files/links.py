@@ -13,8 +13,6 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, HTTPException, Request
 
-from dandelion_web.templating import is_htmx
-
 _DANDISET = re.compile(r"^\d{6}$")
 _VERSION = re.compile(r"^(0\.\d{6}\.\d{4}|draft)$")
 _ASSET = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -48,12 +46,6 @@ def public_api(request: Request) -> str:
     web service's own address of the API, which may be a cluster-internal name)."""
     url: str = request.app.state.settings.api.api_url
     return url
-
-
-def partial(request: Request) -> bool:
-    """Whether the page answers with one block (htmx, and not a history restore)."""
-    restoring = request.headers.get("hx-history-restore-request") == "true"
-    return is_htmx(request) and not restoring
 
 
 def files_url(dandiset: str, version: str, location: str = "", page: int = 1) -> str:
