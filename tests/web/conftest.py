@@ -48,9 +48,7 @@ class SharedConnectionTransport(httpx.AsyncBaseTransport):
         """Wait for requests whose callers were cancelled: before the test's rollback."""
         await asyncio.gather(*self.pending, return_exceptions=True)
 
-    async def _serialized(
-        self, app: httpx.ASGITransport, request: httpx.Request
-    ) -> httpx.Response:
+    async def _serialized(self, app: httpx.ASGITransport, request: httpx.Request) -> httpx.Response:
         async with self.lock:
             response = await app.handle_async_request(request)
             await response.aread()
