@@ -18,6 +18,7 @@ from sqlalchemy import (
     false,
     func,
     select,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -154,18 +155,22 @@ def _with_versions(query: Any, dandiset: Any, *, lock_draft: bool = False) -> An
     """`query` on `dandiset` (the entity or an alias of it) with its draft and most recent
     published version as entities (outer joins: a page may be read as a dandiset is made)."""
     draft = aliased(Version, name="draft_version")
-    published = aliased(Version, name="published_version")
+    # LATERAL, not a join on `id = (SELECT max(id) ...)`: a correlated subquery in a join
+    # condition is run for every pair of rows, this is one index lookup per dandiset.
     latest = (
-        select(func.max(Version.id))
+        select(Version)
         .where(Version.dandiset_id == dandiset.id, Version.version != "draft")
+        .order_by(Version.id.desc())
+        .limit(1)
         .correlate(dandiset)
-        .scalar_subquery()
+        .lateral("published_version")
     )
+    published = aliased(Version, latest)
     on_draft = and_(draft.dandiset_id == dandiset.id, draft.version == "draft")
     # FOR UPDATE cannot lock the nullable side of an outer join; every dandiset has a draft.
     query = query.add_columns(draft, published)
     query = query.join(draft, on_draft) if lock_draft else query.outerjoin(draft, on_draft)
-    query = query.outerjoin(published, published.id == latest)
+    query = query.outerjoin(latest, true())
     return query.with_for_update(of=draft) if lock_draft else query
 
 
