@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # starts the API and runs it under load
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINTS = {"asset create", "asset list", "dandiset", "dandiset create", "dandiset list",
-             "metadata PUT", "search", "versions"}  # fmt: skip
+             "draft", "folders", "metadata PUT", "search", "versions"}  # fmt: skip
 
 
 def bench_summary(servers: ServerUrls, redis_url: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ the other way round); `dandelion_common.cli` composes the commands into `dandeli
 from __future__ import annotations
 
 import asyncio
+import importlib
+import os
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,20 +27,39 @@ UVICORN_DRAIN_SECONDS = 30
 T = TypeVar("T")
 
 
-def serve(name: str, factory: str, *, host: str, port: int) -> None:
-    """Serve the ASGI app that `factory` ("module:function") builds, as service `name`."""
+# What a worker process of `serve` builds, and the service it logs as (set by the parent:
+# each worker is a freshly spawned interpreter, which inherits only the environment).
+_FACTORY_ENV = "DANDELION_SERVE_FACTORY"
+_SERVICE_ENV = "DANDELION_SERVE_SERVICE"
+
+
+def serve(name: str, factory: str, *, host: str, port: int, workers: int = 1) -> None:
+    """Serve the ASGI app that `factory` ("module:function") builds, as service `name`, in
+    `workers` processes (uvicorn's supervisor shares the socket and restarts a dead one)."""
     import uvicorn
 
     configure_logging(get_settings().logging, service=name)
+    target = factory
+    if workers > 1:
+        os.environ[_FACTORY_ENV], os.environ[_SERVICE_ENV] = factory, name
+        target = f"{__name__}:worker_app"
     uvicorn.run(
-        factory,
+        target,
         factory=True,
         host=host,
         port=port,
+        workers=workers,
         log_config=None,
         proxy_headers=True,
         timeout_graceful_shutdown=UVICORN_DRAIN_SECONDS,
     )
+
+
+def worker_app() -> Any:
+    """The app of one worker process of `serve`: its logging first, as the parent's."""
+    configure_logging(get_settings().logging, service=os.environ[_SERVICE_ENV])
+    module, _, function = os.environ[_FACTORY_ENV].partition(":")
+    return getattr(importlib.import_module(module), function)()
 
 
 def run(work: Coroutine[Any, Any, T]) -> T:

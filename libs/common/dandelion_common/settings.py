@@ -8,6 +8,7 @@ passed down; nothing reads the environment at import time.
 from __future__ import annotations
 
 import functools
+import os
 from enum import StrEnum
 from pathlib import Path
 
@@ -99,6 +100,10 @@ class InstanceSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Processes serving requests (uvicorn's workers); unset: one per core (os.cpu_count()),
+    # since one event loop uses one core. Each has its own database pool (postgres.pool_size
+    # + max_overflow connections) and its own /metrics counters.
+    workers: int | None = Field(None, ge=1, le=64)
     # The URL clients use; services.api.url in /api/info/ is this plus "/api".
     public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
@@ -115,6 +120,10 @@ class ApiSettings(BaseModel):
     @property
     def api_url(self) -> str:
         return f"{self.public_url}/api"
+
+    @property
+    def processes(self) -> int:
+        return self.workers or os.cpu_count() or 1
 
 
 class SearchApiSettings(BaseModel):

@@ -16,7 +16,10 @@ from dandelion_common.settings import get_settings
 def api() -> None:
     """Serve the DANDI-compatible REST API."""
     settings = get_settings()
-    serve("api", "dandelion_api.app:create_app", host=settings.api.host, port=settings.api.port)
+    api = settings.api
+    serve(
+        "api", "dandelion_api.app:create_app", host=api.host, port=api.port, workers=api.processes
+    )
 
 
 @click.group()

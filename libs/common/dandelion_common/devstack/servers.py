@@ -92,7 +92,11 @@ class Postgres:
         self.initdb()
         options = ["-c", "max_connections=200"]
         if not self.durable:
+            # Throwaway servers (tests, benches): pg_stat_statements loaded, so the load bench
+            # can count what each request costs the database (tests/api pins the counts).
             options += [
+                "-c",
+                "shared_preload_libraries=pg_stat_statements",
                 "-c",
                 "fsync=off",
                 "-c",

@@ -63,7 +63,10 @@ async def children(
         )
         if not folder:
             return None
-    query = select(AssetPath).where(AssetPath.version_id == version_id, AssetPath.parent == prefix)
-    count = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    rows = await session.scalars(query.order_by(AssetPath.path).offset(offset).limit(limit))
-    return list(rows), count
+    # The count as a window on the page's rows, in the same statement (an empty page past
+    # the first is a 404 whatever the count; an empty first page means none).
+    query = select(AssetPath, func.count().over()).where(
+        AssetPath.version_id == version_id, AssetPath.parent == prefix
+    )
+    rows = (await session.execute(query.order_by(AssetPath.path).offset(offset).limit(limit))).all()
+    return [row[0] for row in rows], int(rows[0][1]) if rows else 0

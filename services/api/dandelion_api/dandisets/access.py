@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.dandisets.exceptions import UnembargoInProgress
@@ -37,6 +37,18 @@ def readable_by(user: User | None) -> ColumnElement[bool]:
     return or_(open_, owned_by(user))
 
 
+def owner_flag(user: User | None) -> ColumnElement[bool]:
+    """SQL: `user` owns `Dandiset` (in the query's FROM); admins own every dandiset.
+
+    A column of the query that reads the dandiset, so a permission check costs no statement
+    of its own."""
+    if user is None:
+        return false()
+    if user.is_admin:
+        return true()
+    return owned_by(user)
+
+
 async def is_owner(session: AsyncSession, dandiset_id: int, user: User | None) -> bool:
     if user is None:
         return False
@@ -49,22 +61,39 @@ async def is_owner(session: AsyncSession, dandiset_id: int, user: User | None) -
 
 
 async def get_dandiset(session: AsyncSession, dandiset_id: int, *, lock: bool = False) -> Dandiset:
-    query = select(Dandiset).where(Dandiset.id == dandiset_id)
+    return (await _with_ownership(session, dandiset_id, None, lock=lock))[0]
+
+
+async def _with_ownership(
+    session: AsyncSession, dandiset_id: int, user: User | None, *, lock: bool = False
+) -> tuple[Dandiset, bool]:
+    """The dandiset and whether `user` owns it, in one statement (404 if unknown)."""
+    query = select(Dandiset, owner_flag(user)).where(Dandiset.id == dandiset_id)
     if lock:
-        query = query.with_for_update()
-    dandiset = await session.scalar(query)
-    if dandiset is None:
+        query = query.with_for_update(of=Dandiset)
+    row = (await session.execute(query)).first()
+    if row is None:
         raise NotFound("No Dandiset matches the given query.")
-    return dandiset
+    return row[0], bool(row[1])
+
+
+def ensure_readable(dandiset: Dandiset, *, owned: bool, user: User | None) -> None:
+    """Embargoed dandisets are their owners' (and admins'): anonymous 401, others 403."""
+    if dandiset.embargo_status in EMBARGOED and not owned:
+        if user is None:
+            raise NotAuthenticated()
+        raise PermissionDenied()
+
+
+def ensure_owned(*, owned: bool) -> None:
+    if not owned:
+        raise PermissionDenied()
 
 
 async def readable_dandiset(session: AsyncSession, dandiset_id: int, user: User | None) -> Dandiset:
     """The dandiset if the caller may read it; embargoed: anonymous 401, non-owner 403."""
-    dandiset = await get_dandiset(session, dandiset_id)
-    if dandiset.embargo_status in EMBARGOED and not await is_owner(session, dandiset_id, user):
-        if user is None:
-            raise NotAuthenticated()
-        raise PermissionDenied()
+    dandiset, owned = await _with_ownership(session, dandiset_id, user)
+    ensure_readable(dandiset, owned=owned, user=user)
     return dandiset
 
 
@@ -72,7 +101,6 @@ async def owned_dandiset(
     session: AsyncSession, dandiset_id: int, user: User, *, lock: bool = False
 ) -> Dandiset:
     """The dandiset if the caller owns it (admins own everything); else 403 (404 if unknown)."""
-    dandiset = await get_dandiset(session, dandiset_id, lock=lock)
-    if not await is_owner(session, dandiset_id, user):
-        raise PermissionDenied()
+    dandiset, owned = await _with_ownership(session, dandiset_id, user, lock=lock)
+    ensure_owned(owned=owned)
     return dandiset

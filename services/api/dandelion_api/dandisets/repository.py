@@ -1,14 +1,29 @@
-"""Dandiset queries. A list page costs a fixed number of queries, whatever its size."""
+"""Dandiset queries. A list page is one statement, whatever its size, and so is a dandiset
+with all its record shows (its draft, latest published version, stars, uploads, and whether
+the caller owns and starred it): each round trip costs the API more CPU than PostgreSQL
+spends on these small indexed reads, so they are folded into one query with correlated
+subqueries instead of a query per fact."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from dandelion_api.dandisets.access import owned_by, readable_by
+from dandelion_api.dandisets.access import owned_by, owner_flag, readable_by
 from dandelion_api.search.repository import AssetFacets, facet_condition, search_conditions
 from dandelion_api.search.syntax import DateField, ParsedSearch
 from dandelion_common.db.models import (
@@ -39,13 +54,20 @@ def _current_version() -> ColumnElement[int]:
     return select(func.max(Version.id)).where(Version.dandiset_id == Dandiset.id).scalar_subquery()
 
 
-def _star_count() -> ColumnElement[int]:
+def _star_count(dandiset: Any = Dandiset) -> ColumnElement[int]:
+    """The stars of `dandiset` (the entity or an alias of it, in the query's FROM)."""
     return (
         select(func.count())
-        .where(DandisetStar.dandiset_id == Dandiset.id)
-        .correlate(Dandiset)
+        .where(DandisetStar.dandiset_id == dandiset.id)
+        .correlate(dandiset)
         .scalar_subquery()
     )
+
+
+def _starred(user: User | None, dandiset: Any = Dandiset) -> ColumnElement[bool]:
+    if user is None:
+        return false()
+    return exists().where(DandisetStar.dandiset_id == dandiset.id, DandisetStar.user_id == user.id)
 
 
 def _visible(filters: ListFilters, user: User | None) -> ColumnElement[bool]:
@@ -63,7 +85,8 @@ def _needs_current(filters: ListFilters) -> bool:
     return by_modified or not filters.empty or orders_by_version
 
 
-def _filtered(filters: ListFilters, user: User | None) -> Select[Dandiset]:
+def _filtered(filters: ListFilters, user: User | None) -> tuple[Select[Any], FromClause]:
+    """The listing's query, unordered, and the alias of the current version it may join."""
     query = select(Dandiset).where(_visible(filters, user))
     current = Version.__table__.alias("current")
     if _needs_current(filters):
@@ -85,12 +108,10 @@ def _filtered(filters: ListFilters, user: User | None) -> Select[Dandiset]:
         query = query.where(*search_conditions(filters.search, current))
     if filters.asset_facets:
         query = query.where(facet_condition(filters.asset_facets))
-    return _ordered(query, filters, current)
+    return query, current
 
 
-def _ordered(
-    query: Select[Dandiset], filters: ListFilters, current: FromClause
-) -> Select[Dandiset]:
+def _order(filters: ListFilters, current: FromClause) -> list[Any]:
     columns = {
         "id": Dandiset.id,
         "name": current.c.name,
@@ -102,68 +123,99 @@ def _ordered(
     key = ordering.lstrip("-")
     if key in columns:
         column = columns[key]
-        direction = column.desc() if ordering.startswith("-") else column.asc()
-        return query.order_by(direction, Dandiset.id)
+        return [column.desc() if ordering.startswith("-") else column.asc(), Dandiset.id]
     if filters.starred:
-        return query.order_by(DandisetStar.created.desc(), Dandiset.id)
-    return query.order_by(Dandiset.created, Dandiset.id)
+        return [DandisetStar.created.desc(), Dandiset.id]
+    return [Dandiset.created, Dandiset.id]
+
+
+def _upload_count() -> ColumnElement[int]:
+    return (
+        select(func.count())
+        .where(Upload.dandiset_id == Dandiset.id)
+        .correlate(Dandiset)
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True)
+class DandisetRecord:
+    """A dandiset with what its list item or record shows."""
+
+    dandiset: Dandiset
+    draft: Version | None
+    published: Version | None  # the most recent (highest id)
+    stars: int
+    starred: bool  # by the caller
+    owned: bool = False  # by the caller (admins own all)
+    uploads: int = 0  # unfinished, of the draft
+
+
+def _with_versions(query: Any, dandiset: Any, *, lock_draft: bool = False) -> Any:
+    """`query` on `dandiset` (the entity or an alias of it) with its draft and most recent
+    published version as entities (outer joins: a page may be read as a dandiset is made)."""
+    draft = aliased(Version, name="draft_version")
+    # LATERAL, not a join on `id = (SELECT max(id) ...)`: a correlated subquery in a join
+    # condition is run for every pair of rows, this is one index lookup per dandiset.
+    latest = (
+        select(Version)
+        .where(Version.dandiset_id == dandiset.id, Version.version != "draft")
+        .order_by(Version.id.desc())
+        .limit(1)
+        .correlate(dandiset)
+        .lateral("published_version")
+    )
+    published = aliased(Version, latest)
+    on_draft = and_(draft.dandiset_id == dandiset.id, draft.version == "draft")
+    # FOR UPDATE cannot lock the nullable side of an outer join; every dandiset has a draft.
+    query = query.add_columns(draft, published)
+    query = query.join(draft, on_draft) if lock_draft else query.outerjoin(draft, on_draft)
+    query = query.outerjoin(latest, true())
+    return query.with_for_update(of=draft) if lock_draft else query
+
+
+async def record(
+    session: AsyncSession, dandiset_id: int, user: User | None, *, lock_draft: bool = False
+) -> DandisetRecord | None:
+    """One dandiset and everything its record shows, in one statement; with `lock_draft`,
+    its draft row locked FOR UPDATE (the draft is then read once, locked)."""
+    facts = select(
+        Dandiset, _star_count(), _starred(user), owner_flag(user), _upload_count()
+    ).where(Dandiset.id == dandiset_id)
+    row = (await session.execute(_with_versions(facts, Dandiset, lock_draft=lock_draft))).first()
+    if row is None:
+        return None
+    dandiset, stars, starred, owned, uploads, draft, published = row
+    return DandisetRecord(dandiset, draft, published, int(stars), bool(starred), bool(owned),
+                          int(uploads))  # fmt: skip
 
 
 async def list_page(
     session: AsyncSession, filters: ListFilters, user: User | None, *, offset: int, limit: int
-) -> tuple[list[tuple[Dandiset, int]], int]:
-    query = _filtered(filters, user)
-    count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    dandisets = list(await session.scalars(query.offset(offset).limit(limit)))
-    stars = await star_counts(session, [d.id for d in dandisets])
-    return [(d, stars.get(d.id, 0)) for d in dandisets], int(count or 0)
-
-
-async def star_counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
-    """Stars of the dandisets on one page (not of every dandiset the listing considered)."""
-    if not ids:
-        return {}
-    query = (
-        select(DandisetStar.dandiset_id, func.count())
-        .where(DandisetStar.dandiset_id.in_(ids))
-        .group_by(DandisetStar.dandiset_id)
+) -> tuple[list[DandisetRecord], int]:
+    """A page and the count of the whole listing, in one statement: the count rides on each
+    row as a window over the filtered set (computed before LIMIT), and the page's rows are
+    joined to their versions and stars after the LIMIT. An empty page tells no count: past
+    page 1 it is a 404 whatever the count, and page 1 empty means there are none."""
+    filtered, current = _filtered(filters, user)
+    order = _order(filters, current)
+    page = (
+        filtered.add_columns(
+            func.count().over().label("total"),
+            func.row_number().over(order_by=order).label("position"),
+        )
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+        .subquery("page")
     )
-    return {row[0]: int(row[1]) for row in await session.execute(query)}
-
-
-async def versions_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, Version]]:
-    """Per dandiset: its draft and its most recent published version (highest id)."""
-    latest_published = (
-        select(func.max(Version.id))
-        .where(Version.dandiset_id.in_(ids), Version.version != "draft")
-        .group_by(Version.dandiset_id)
-    )
-    query = select(Version).where(
-        Version.dandiset_id.in_(ids),
-        or_(Version.version == "draft", Version.id.in_(latest_published)),
-    )
-    found: dict[int, dict[str, Version]] = {i: {} for i in ids}
-    for version in await session.scalars(query):
-        found[version.dandiset_id]["draft" if version.version == "draft" else "published"] = version
-    return found
-
-
-async def starred_by(session: AsyncSession, ids: Sequence[int], user: User | None) -> set[int]:
-    if user is None or not ids:
-        return set()
-    query = select(DandisetStar.dandiset_id).where(
-        DandisetStar.dandiset_id.in_(ids), DandisetStar.user_id == user.id
-    )
-    return set(await session.scalars(query))
-
-
-async def active_uploads(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
-    query = (
-        select(Upload.dandiset_id, func.count())
-        .where(Upload.dandiset_id.in_(ids))
-        .group_by(Upload.dandiset_id)
-    )
-    return {d: int(n) for d, n in (await session.execute(query)).all()}
+    dandiset = aliased(Dandiset, page)
+    query = select(dandiset, page.c.total, _star_count(dandiset), _starred(user, dandiset))
+    query = _with_versions(query, dandiset).order_by(page.c.position)
+    rows = (await session.execute(query)).all()
+    count = int(rows[0][1]) if rows else 0
+    records = [DandisetRecord(row[0], row[4], row[5], int(row[2]), bool(row[3])) for row in rows]
+    return records, count
 
 
 async def star_count(session: AsyncSession, dandiset_id: int) -> int:

@@ -10,8 +10,13 @@ from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.dandisets import repository
-from dandelion_api.dandisets.access import ensure_modifiable, owned_dandiset, readable_dandiset
-from dandelion_api.dandisets.repository import ListFilters
+from dandelion_api.dandisets.access import (
+    ensure_modifiable,
+    ensure_readable,
+    owned_dandiset,
+    readable_dandiset,
+)
+from dandelion_api.dandisets.repository import DandisetRecord, ListFilters
 from dandelion_api.dandisets.schemas import (
     DandisetCreate,
     DandisetDetail,
@@ -28,7 +33,7 @@ from dandelion_api.versions.validation import request_validation
 from dandelion_common import audit
 from dandelion_common.db.enums import EmbargoStatus, OutboxEntity, OutboxOperation, VersionStatus
 from dandelion_common.db.models import Dandiset, DandisetOwner, DandisetStar, Upload, User, Version
-from dandelion_common.errors import BadRequest, NotAuthenticated, PermissionDenied
+from dandelion_common.errors import BadRequest, NotAuthenticated, NotFound, PermissionDenied
 from dandelion_common.metadata import contact_person, strip_computed
 from dandelion_common.outbox import emit
 from dandelion_common.schema import SCHEMA_VERSION
@@ -59,29 +64,34 @@ def version_detail(version: Version, active_uploads: int) -> VersionDetail:
     )
 
 
-def _short(
-    dandiset: Dandiset, versions: dict[str, Version], stars: int, starred: bool
-) -> dict[str, Any]:
-    current = versions.get("published") or versions.get("draft")
+def _short(record: DandisetRecord) -> dict[str, Any]:
+    dandiset = record.dandiset
+    current = record.published or record.draft
     return {
         "identifier": f"{dandiset.id:06}",
         "created": dandiset.created,
         "modified": dandiset.modified,
         "contact_person": contact_person(current.metadata_) if current else "",
         "embargo_status": dandiset.embargo_status,
-        "star_count": stars,
-        "is_starred": starred,
+        "star_count": record.stars,
+        "is_starred": record.starred,
     }
 
 
-async def dandiset_short(
-    session: AsyncSession, *, dandiset: Dandiset, user: User | None
-) -> DandisetShort:
+def dandiset_short(record: DandisetRecord) -> DandisetShort:
     """DANDI's short dandiset (nested in version records)."""
-    versions = (await repository.versions_of(session, [dandiset.id]))[dandiset.id]
-    stars = await repository.star_count(session, dandiset.id)
-    starred = dandiset.id in await repository.starred_by(session, [dandiset.id], user)
-    return DandisetShort(**_short(dandiset, versions, stars, starred))
+    return DandisetShort(**_short(record))
+
+
+async def readable_record(
+    session: AsyncSession, dandiset_id: int, user: User | None, *, lock_draft: bool = False
+) -> DandisetRecord:
+    """The dandiset's record if the caller may read it (404, or 401/403 when embargoed)."""
+    found = await repository.record(session, dandiset_id, user, lock_draft=lock_draft)
+    if found is None:
+        raise NotFound("No Dandiset matches the given query.")
+    ensure_readable(found.dandiset, owned=found.owned, user=user)
+    return found
 
 
 async def list_dandisets(
@@ -103,40 +113,28 @@ async def list_dandisets(
         raise NotAuthenticated("Must be authenticated to filter by starred dandisets.")
     if search:  # after the auth checks: DANDI builds the queryset before filtering it
         filters = replace(filters, search=parse_search(search))
-    rows, count = await repository.list_page(session, filters, user, offset=offset, limit=limit)
-    ids = [d.id for d, _ in rows]
-    versions = await repository.versions_of(session, ids)
-    starred = await repository.starred_by(session, ids, user)
+    records, count = await repository.list_page(session, filters, user, offset=offset, limit=limit)
     items = [
         DandisetListItem(
-            **_short(d, versions[d.id], stars, d.id in starred),
-            most_recent_published_version=_summary(versions[d.id].get("published")),
-            draft_version=_summary(versions[d.id].get("draft")),
+            **_short(r),
+            most_recent_published_version=_summary(r.published),
+            draft_version=_summary(r.draft),
         )
-        for d, stars in rows
+        for r in records
     ]
     return items, count
 
 
-async def detail(
-    session: AsyncSession, *, dandiset: Dandiset, user: User | None, starred: bool = True
-) -> DandisetDetail:
-    versions = (await repository.versions_of(session, [dandiset.id]))[dandiset.id]
-    uploads = (await repository.active_uploads(session, [dandiset.id])).get(dandiset.id, 0)
-    stars = await repository.star_count(session, dandiset.id)
-    is_starred = starred and dandiset.id in await repository.starred_by(
-        session, [dandiset.id], user
-    )
+def detail(record: DandisetRecord) -> DandisetDetail:
     return DandisetDetail(
-        **_short(dandiset, versions, stars, is_starred),
-        most_recent_published_version=_detail(versions.get("published"), 0),
-        draft_version=_detail(versions.get("draft"), uploads),
+        **_short(record),
+        most_recent_published_version=_detail(record.published, 0),
+        draft_version=_detail(record.draft, record.uploads),
     )
 
 
 async def get(session: AsyncSession, *, dandiset_id: int, user: User | None) -> DandisetDetail:
-    dandiset = await readable_dandiset(session, dandiset_id, user)
-    return await detail(session, dandiset=dandiset, user=user)
+    return detail(await readable_record(session, dandiset_id, user))
 
 
 def _embargo_end(options: EmbargoOptions) -> date:
@@ -196,15 +194,19 @@ def _explicit_id(metadata: dict[str, Any], user: User) -> int | None:
     return int(digits)
 
 
+# The next identity value and whether an admin took it already, in one round trip.
+_NEXT_ID = text(
+    "SELECT n, EXISTS (SELECT FROM dandisets WHERE id = n) "
+    "FROM nextval(pg_get_serial_sequence('dandisets', 'id')) AS n"
+)
+
+
 async def _next_free_id(session: AsyncSession) -> int:
     """Identity values skip ids an admin chose explicitly."""
     while True:
-        candidate = int(
-            await session.scalar(text("SELECT nextval(pg_get_serial_sequence('dandisets', 'id'))"))
-            or 0
-        )
-        if not await session.scalar(select(exists().where(Dandiset.id == candidate))):
-            return candidate
+        candidate, taken = (await session.execute(_NEXT_ID)).one()
+        if not taken:
+            return int(candidate)
 
 
 async def create(
@@ -221,11 +223,9 @@ async def create(
         embargo_status=EmbargoStatus.EMBARGOED if end else EmbargoStatus.OPEN,
         embargo_end_date=end,
     )
-    session.add(dandiset)
-    await session.flush()
     metadata = _initial_metadata(body, user, options, end)
     draft = Version(dandiset_id=dandiset.id, version="draft", name=body.name, metadata_=metadata)
-    session.add_all([draft, DandisetOwner(dandiset_id=dandiset.id, user_id=user.id)])
+    session.add_all([dandiset, draft, DandisetOwner(dandiset_id=dandiset.id, user_id=user.id)])
     audit.record(
         session,
         user,
@@ -234,12 +234,13 @@ async def create(
         {"metadata": metadata, "embargoed": bool(end)},
     )
     emit(session, OutboxEntity.DANDISET, dandiset.id)
+    # One flush: each INSERT returns the server's defaults (created, modified, status...), so
+    # the answer is made of what was written, with nothing to read back.
     await session.flush()
-    await session.refresh(dandiset)
-    await session.refresh(draft)
     request_validation(session, draft.id, draft.modified)
     # As DANDI: the create response is built without request context, so is_starred is false.
-    return await detail(session, dandiset=dandiset, user=user, starred=False)
+    new = DandisetRecord(dandiset, draft, None, stars=0, starred=False)
+    return detail(new)
 
 
 async def delete_dandiset(session: AsyncSession, *, user: User, dandiset_id: int) -> None:

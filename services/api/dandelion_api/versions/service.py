@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_api.dandisets import repository as dandisets
-from dandelion_api.dandisets.access import ensure_modifiable, owned_dandiset, readable_dandiset
+from dandelion_api.dandisets.access import (
+    ensure_modifiable,
+    ensure_owned,
+    ensure_readable,
+    owned_dandiset,
+    owner_flag,
+)
+from dandelion_api.dandisets.repository import DandisetRecord
 from dandelion_api.dandisets.schemas import DandisetShort
-from dandelion_api.dandisets.service import dandiset_short, version_detail
+from dandelion_api.dandisets.service import dandiset_short, readable_record, version_detail
 from dandelion_api.versions.exceptions import (
     DraftAlreadyPublished,
     DraftInvalid,
@@ -61,6 +68,26 @@ async def get_version(
     return found
 
 
+async def readable_version(
+    session: AsyncSession, *, dandiset_id: int, version: str, user: User | None
+) -> tuple[Dandiset, Version]:
+    """The dandiset if the caller may read it, and its version, in one statement: 404 for an
+    unknown dandiset, 401/403 for an embargoed one, then 404 for an unknown version."""
+    query = (
+        select(Dandiset, owner_flag(user), Version)
+        .outerjoin(Version, and_(Version.dandiset_id == Dandiset.id, Version.version == version))
+        .where(Dandiset.id == dandiset_id)
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise NotFound("No Dandiset matches the given query.")
+    dandiset, owned, found = row
+    ensure_readable(dandiset, owned=bool(owned), user=user)
+    if found is None:
+        raise NotFound("No Version matches the given query.")
+    return dandiset, found
+
+
 def _out(version: Version, short: DandisetShort, active_uploads: int) -> dict[str, Any]:
     """DANDI's VersionSerializer: the version record plus the short dandiset."""
     return {**version_detail(version, active_uploads).model_dump(), "dandiset": short}
@@ -75,45 +102,58 @@ async def list_versions(
     offset: int,
     limit: int,
 ) -> tuple[list[VersionOut], int]:
-    dandiset = await readable_dandiset(session, dandiset_id, user)
-    query = select(Version).where(Version.dandiset_id == dandiset_id)
-    count = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    record = await readable_record(session, dandiset_id, user)
     order = (
         (Version.created.desc(), Version.id.desc()) if descending else (Version.created, Version.id)
     )
-    versions = list(await session.scalars(query.order_by(*order).offset(offset).limit(limit)))
-    short = await dandiset_short(session, dandiset=dandiset, user=user)
-    uploads = (await dandisets.active_uploads(session, [dandiset_id])).get(dandiset_id, 0)
-    return [VersionOut(**_out(v, short, uploads)) for v in versions], count
+    # The count as a window on the page's rows (an empty page past page 1 is a 404 anyway).
+    query = select(Version, func.count().over()).where(Version.dandiset_id == dandiset_id)
+    rows = (await session.execute(query.order_by(*order).offset(offset).limit(limit))).all()
+    count = int(rows[0][1]) if rows else 0
+    short = dandiset_short(record)
+    return [VersionOut(**_out(v, short, record.uploads)) for v, _ in rows], count
 
 
 async def metadata(
     session: AsyncSession, settings: Settings, *, dandiset_id: int, version: str, user: User | None
 ) -> dict[str, Any]:
-    dandiset = await readable_dandiset(session, dandiset_id, user)
-    return full_metadata(
-        settings, dandiset, await get_version(session, dandiset_id=dandiset_id, version=version)
+    dandiset, found = await readable_version(
+        session, dandiset_id=dandiset_id, version=version, user=user
     )
+    return full_metadata(settings, dandiset, found)
 
 
 async def _asset_errors(session: AsyncSession, version: Version) -> list[dict[str, str]]:
-    """Up to 50 assets still being validated, then the errors of up to 50 invalid ones."""
-    base = (
-        select(Asset.path, Asset.status, Asset.validation_errors)
-        .join(VersionAsset, VersionAsset.asset_id == Asset.id)
-        .where(VersionAsset.version_id == version.id)
+    """Up to 50 assets still being validated, then the errors of up to 50 invalid ones, in
+    one statement (each half ordered and limited on its own, then told apart by `kind`)."""
+    waiting = (
+        select(literal(0).label("kind"), literal(0).label("errors_first"), VersionAsset.path,
+               Asset.validation_errors)
+        .join(Asset, Asset.id == VersionAsset.asset_id)
+        .where(VersionAsset.version_id == version.id,
+               Asset.status.in_([AssetStatus.PENDING, AssetStatus.VALIDATING]))
+        .order_by(VersionAsset.path)
+        .limit(MAX_ASSET_ERRORS)
+    )  # fmt: skip
+    most_errors = -func.jsonb_array_length(Asset.validation_errors)
+    invalid = (
+        select(literal(1), most_errors, VersionAsset.path, Asset.validation_errors)
+        .join(Asset, Asset.id == VersionAsset.asset_id)
+        .where(VersionAsset.version_id == version.id, Asset.status == AssetStatus.INVALID)
+        .order_by(most_errors, VersionAsset.path)
+        .limit(MAX_ASSET_ERRORS)
     )
-    waiting = base.where(Asset.status.in_([AssetStatus.PENDING, AssetStatus.VALIDATING]))
-    errors = [
-        {"field": "", "message": PENDING_MESSAGE, "path": path}
-        for path, _, _ in await session.execute(
-            waiting.order_by(VersionAsset.path).limit(MAX_ASSET_ERRORS)
+    both = union_all(waiting, invalid).subquery()
+    rows = await session.execute(
+        select(both.c.kind, both.c.path, both.c.validation_errors).order_by(
+            both.c.kind, both.c.errors_first, both.c.path
         )
-    ]
-    invalid = base.where(Asset.status == AssetStatus.INVALID).order_by(
-        func.jsonb_array_length(Asset.validation_errors).desc(), VersionAsset.path
     )
-    for path, _, found in await session.execute(invalid.limit(MAX_ASSET_ERRORS)):
+    errors: list[dict[str, str]] = []
+    for kind, path, found in rows:
+        if kind == 0:
+            errors.append({"field": "", "message": PENDING_MESSAGE, "path": path})
+            continue
         errors += [
             {"field": e.get("field", ""), "message": e.get("message", ""), "path": path}
             for e in found
@@ -124,23 +164,19 @@ async def _asset_errors(session: AsyncSession, version: Version) -> list[dict[st
 async def info(
     session: AsyncSession, settings: Settings, *, dandiset_id: int, version: str, user: User | None
 ) -> VersionInfo:
-    dandiset = await readable_dandiset(session, dandiset_id, user)
-    found = await get_version(session, dandiset_id=dandiset_id, version=version)
-    return await _info(session, settings, dandiset, found, user)
+    record = await readable_record(session, dandiset_id, user)
+    found = next((v for v in (record.draft, record.published) if v and v.version == version), None)
+    if found is None:  # an older published version
+        found = await get_version(session, dandiset_id=dandiset_id, version=version)
+    return await _info(session, settings, record, found)
 
 
 async def _info(
-    session: AsyncSession,
-    settings: Settings,
-    dandiset: Dandiset,
-    version: Version,
-    user: User | None,
+    session: AsyncSession, settings: Settings, record: DandisetRecord, version: Version
 ) -> VersionInfo:
-    short = await dandiset_short(session, dandiset=dandiset, user=user)
-    uploads = (await dandisets.active_uploads(session, [dandiset.id])).get(dandiset.id, 0)
-    document = full_metadata(settings, dandiset, version)
+    document = full_metadata(settings, record.dandiset, version)
     return VersionInfo(
-        **_out(version, short, uploads),
+        **_out(version, dandiset_short(record), record.uploads),
         asset_validation_errors=await _asset_errors(session, version),
         version_validation_errors=version.validation_errors,
         metadata=document,
@@ -157,11 +193,17 @@ async def update_draft(
     version: str,
     body: VersionUpdate,
 ) -> VersionInfo:
-    dandiset = await owned_dandiset(session, dandiset_id, user)
+    # The dandiset's record with its draft locked, in one statement; a caller who turns out
+    # not to own it holds that lock only until its 403 rolls back.
+    record = await dandisets.record(session, dandiset_id, user, lock_draft=True)
+    if record is None:
+        raise NotFound("No Dandiset matches the given query.")
+    ensure_owned(owned=record.owned)
     if version != "draft":
         raise MethodNotAllowed("Only draft versions can be modified.")
-    ensure_modifiable(dandiset)
-    draft = await get_version(session, dandiset_id=dandiset_id, version="draft", lock=True)
+    ensure_modifiable(record.dandiset)
+    draft = record.draft
+    assert draft is not None  # joined, not outer-joined, when locked
     if draft.status is VersionStatus.PUBLISHING:  # the publish job copies what it checked
         raise Locked("Dandiset is currently being published")
     new_metadata = {**strip_computed(body.metadata), "schemaKey": "Dandiset"}
@@ -174,7 +216,7 @@ async def update_draft(
         await session.flush()
         await session.refresh(draft)
         request_validation(session, draft.id, draft.modified)
-    return await _info(session, settings, dandiset, draft, user)
+    return await _info(session, settings, record, draft)
 
 
 async def delete_published(

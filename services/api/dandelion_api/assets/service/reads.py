@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dandelion_api.assets import paths, repository
 from dandelion_api.assets.repository import AssetRow
 from dandelion_api.assets.schemas import AssetOut, AssetValidation, PathAsset, PathNode
-from dandelion_api.dandisets.access import readable_dandiset
-from dandelion_api.versions.service import get_version
+from dandelion_api.versions.service import readable_version
 from dandelion_common.db.models import Asset, AssetBlob, BlobExtract, User, Version
 from dandelion_common.errors import (
     BadRequest,
@@ -69,8 +68,8 @@ def asset_info(settings: Settings, row: AssetRow, *, published: bool) -> AssetOu
 async def _readable_version(
     session: AsyncSession, dandiset_id: int, version: str, user: User | None
 ) -> Version:
-    await readable_dandiset(session, dandiset_id, user)
-    return await get_version(session, dandiset_id=dandiset_id, version=version)
+    _, found = await readable_version(session, dandiset_id=dandiset_id, version=version, user=user)
+    return found
 
 
 async def list_assets(
