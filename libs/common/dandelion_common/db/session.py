@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import QueuePool
 
+from dandelion_common.db.turns import Turns
 from dandelion_common.settings import PostgresSettings
 
 # SQLSTATE classes of a server going away, out of resources or cancelling a statement (its
@@ -90,14 +92,25 @@ def create_engine(settings: PostgresSettings, *, application_name: str) -> Async
 class Database:
     """The engine and session factory of one process, built at startup and disposed at exit."""
 
-    def __init__(self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        connections: int | None = None,
+    ) -> None:
         self.engine = engine
         self.sessionmaker = sessionmaker
+        # Request sessions queue fairly for the pool's connections (turns.py says why): as
+        # many turns as the pool can open, its size without overflow when not told.
+        pool = engine.pool
+        self.turns = Turns(connections or (pool.size() if isinstance(pool, QueuePool) else 1))
 
     @classmethod
     def connect(cls, settings: PostgresSettings, *, application_name: str) -> Database:
         engine = create_engine(settings, application_name=application_name)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+        sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        return cls(engine, sessionmaker, connections=settings.pool_size + settings.max_overflow)
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()

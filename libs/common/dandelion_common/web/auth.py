@@ -49,7 +49,7 @@ async def get_current_user(request: Request) -> User | None:
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.key_hash == hash_api_key(key))
     )
-    user = await request_session(request).scalar(query)
+    user = await (await request_session(request)).scalar(query)
     if user is None or not user.is_active:
         raise InvalidToken()
     request.state.username = user.username

@@ -36,18 +36,22 @@ _SESSION = "db_session"
 Responses = dict[int | str, dict[str, Any]]
 
 
-def request_session(request: Request) -> AsyncSession:
-    """The request's session, opened on first use; `CommitRoute` commits and closes it."""
+async def request_session(request: Request) -> AsyncSession:
+    """The request's session, opened on first use after the request's turn for the pool
+    (first come, first served: db/turns.py); `CommitRoute` commits, closes it and gives the
+    turn back."""
     session: AsyncSession | None = getattr(request.state, _SESSION, None)
     if session is None:
-        session = app_resources(request).db.session()
+        db = app_resources(request).db
+        await db.turns.take()
+        session = db.session()
         setattr(request.state, _SESSION, session)
     return session
 
 
 async def get_session(request: Request) -> AsyncSession:
     """The request's session. Never commit in services; `CommitRoute` does it."""
-    return request_session(request)
+    return await request_session(request)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
@@ -76,7 +80,10 @@ class CommitRoute(APIRoute):
                 # Rolls back what an error left uncommitted, and returns the connection.
                 if (opened := getattr(request.state, _SESSION, None)) is not None:
                     delattr(request.state, _SESSION)
-                    await opened.close()
+                    try:
+                        await opened.close()
+                    finally:
+                        app_resources(request).db.turns.give_back()
 
         return handle_and_commit
 
