@@ -13,7 +13,7 @@ overlay=${1:?usage: deploy.sh dev|production|<overlay dir>}
 [ -d "$overlay" ] || overlay="$here/overlays/$overlay"
 kubectl=${KUBECTL:-kubectl}
 timeout=${MIGRATE_TIMEOUT_SECONDS:-1800}
-services='api,search-api,ingest-worker,search-worker,doi-worker,ingress'
+services='api,search-api,web,ingest-worker,search-worker,doi-worker,ingress'
 
 rendered=$(mktemp)
 trap 'rm -f "$rendered"' EXIT

@@ -1,5 +1,6 @@
 """Rendered Kubernetes manifests, and the little of Kubernetes' semantics the policy tests need:
-label selectors, a container's effective environment, and which traffic NetworkPolicies allow."""
+label selectors, a container's effective environment, which traffic NetworkPolicies allow, and
+which Ingress path answers a request."""
 
 from __future__ import annotations
 
@@ -23,8 +24,18 @@ OVERLAYS = sorted(p.parent.name for p in (K8S / "overlays").glob("*/kustomizatio
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "Job", "CronJob", "DaemonSet"})
 # Our image runs these; the dev overlay's servers are third-party images.
 APP_COMPONENTS = frozenset(
-    {"api", "search-api", "ingest-worker", "search-worker", "doi-worker", "migrate", "bootstrap"}
+    {
+        "api",
+        "search-api",
+        "web",
+        "ingest-worker",
+        "search-worker",
+        "doi-worker",
+        "migrate",
+        "bootstrap",
+    }
 )
+DENYLIST = "nginx.ingress.kubernetes.io/denylist-source-range"
 Obj = dict[str, Any]
 
 
@@ -267,3 +278,54 @@ class Network:
         return Endpoint(
             labels=pod_labels(workload), namespace=self.namespace, ports=named_ports(workload)
         )
+
+
+@dataclass(frozen=True)
+class Route:
+    """The Ingress path that answers a request, and the Ingress it belongs to."""
+
+    ingress: Obj
+    path: Obj
+
+    @property
+    def service(self) -> str:
+        return str(self.path["backend"]["service"]["name"])
+
+    @property
+    def refused(self) -> bool:
+        """ingress-nginx answers 403 to every client: its denylist covers all of IPv4 and IPv6."""
+        denied = self.ingress["metadata"].get("annotations", {}).get(DENYLIST, "")
+        networks = [ipaddress.ip_network(c.strip()) for c in denied.split(",") if c.strip()]
+        return {4, 6} <= {n.version for n in networks if n.prefixlen == 0}
+
+
+def _elements(path: str) -> list[str]:
+    return [e for e in path.split("/") if e]
+
+
+def _path_matches(rule: Obj, path: str) -> bool:
+    if rule["pathType"] == "Exact":
+        return bool(rule["path"] == path)
+    assert rule["pathType"] == "Prefix", rule  # ImplementationSpecific would mean regexes
+    # Element by element: `/api` matches `/api` and `/api/x`, never `/apix`.
+    wanted = _elements(rule["path"])
+    return _elements(path)[: len(wanted)] == wanted
+
+
+def route(manifests: Manifests, host: str, path: str) -> Route | None:
+    """Which path of the host's Ingresses answers `path` (ingress-nginx merges every Ingress of a
+    host): the longest match wins, Exact before Prefix on a tie (the Ingress API's rules)."""
+    candidates = [
+        Route(ingress, rule)
+        for ingress in manifests.kind("Ingress")
+        for host_rule in ingress["spec"]["rules"]
+        if host_rule.get("host") == host
+        for rule in host_rule["http"]["paths"]
+        if _path_matches(rule, path.split("?", 1)[0])
+    ]
+    if not candidates:
+        return None
+    return max(
+        candidates,
+        key=lambda r: (len(_elements(r.path["path"])), r.path["pathType"] == "Exact"),
+    )

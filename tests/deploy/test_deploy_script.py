@@ -5,11 +5,12 @@ records its calls (no cluster can run here) but renders with the real one."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from deploy.manifests import K8S, kubectl
+from deploy.manifests import K8S, OVERLAYS, Manifests, component, kubectl
 
 FAKE_KUBECTL = r"""#!/usr/bin/env bash
 echo "$*" >> "$CALLS"
@@ -60,6 +61,20 @@ def test_migrations_complete_before_the_services_roll_out(tmp_path: Path, overla
     )
     assert first_apply < waited < full_apply
     assert position(calls, "rollout status deployment.apps/dandelion-api") > full_apply
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_first_apply_holds_back_every_service_and_the_ingress(
+    tmp_path: Path, overlay: str
+) -> None:
+    """A new Deployment missing from deploy.sh's list would start before its migrations."""
+    code, calls = deploy(tmp_path, overlay, job="Complete")
+    assert code == 0, calls
+    selector = re.search(r"component notin \(([^)]*)\)", calls[position(calls, "apply -f")])
+    assert selector is not None
+    manifests = Manifests.of(overlay)
+    held = {component(o) for o in manifests.kind("Deployment", "Ingress")}
+    assert set(selector.group(1).split(",")) == held
 
 
 def test_a_failed_migration_applies_no_service(tmp_path: Path) -> None:

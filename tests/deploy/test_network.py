@@ -11,10 +11,11 @@ from deploy.manifests import Endpoint, Manifests, Network, Obj, component, named
 
 from dandelion_common.settings import DoiSettings
 
-# Which backing service each component talks to.
+# Which backing service each component talks to (the web's are the two APIs).
 NEEDS = {
     "api": {"postgres", "redis", "s3"},
     "search-api": {"postgres", "redis", "s3", "opensearch"},
+    "web": {"api", "search-api"},
     "ingest-worker": {"postgres", "redis", "s3"},
     "search-worker": {"postgres", "redis", "opensearch"},
     "doi-worker": {"postgres", "redis", "datacite"},
@@ -29,6 +30,8 @@ URL_SETTINGS = {
     "opensearch": "DANDELION_OPENSEARCH__URL",
     "s3": "DANDELION_S3__ENDPOINT_URL",
     "datacite": "DANDELION_DOI__API_URL",
+    "api": "DANDELION_WEB__API_URL",
+    "search-api": "DANDELION_WEB__SEARCH_URL",
 }
 DEFAULT_PORTS = {
     "postgresql+asyncpg": 5432,
@@ -127,13 +130,30 @@ def test_each_component_reaches_exactly_the_services_it_uses(
 
 def test_in_cluster_servers_accept_only_their_clients(manifests: Manifests, net: Network) -> None:
     pods = app_pods(manifests, net)
-    for service in ("postgres", "redis", "opensearch", "s3"):
+    for service in ("postgres", "redis", "opensearch", "s3", "api", "search-api"):
         server = destination(manifests, net, service)
         if server is OUTSIDE:
             continue  # a managed service (production)
         port = port_of(manifests, service)
         for name, pod in pods.items():
             assert net.ingress(server, port, pod) == (service in NEEDS[name]), (service, name)
+
+
+def test_the_web_reaches_nothing_but_the_two_apis_and_dns(
+    manifests: Manifests, net: Network
+) -> None:
+    pods = {component(w): w for w in manifests.kind("Deployment", "StatefulSet")}
+    web = net.pod(pods["web"])
+    assert net.egress(web, 53, DNS)
+    allowed = {("api", 8000), ("search-api", 8001)}
+    probed = {80, 443, 5432, 6379, 8000, 8001, 8080, 8085, 8333, 9100, 9200}
+    for name, w in pods.items():
+        for port in probed | set(named_ports(w).values()):
+            expected = (name, port) in allowed
+            assert net.connects(web, port, net.pod(w)) == expected, (name, port)
+            assert net.egress(web, port, net.pod(w)) == expected, (name, port)
+    for port in probed | {53}:
+        assert not net.egress(web, port, OUTSIDE), port  # the APIs' ports only to their pods
 
 
 def test_only_the_ingress_controller_reaches_the_http_services(

@@ -1,6 +1,6 @@
 """What operators observe of the HTTP services: `/metrics` with requests by route template,
 method and status, a JSON request log with method, path, status and duration, and probes
-that answer on both apps."""
+that answer on every app (the API, the search API and the web)."""
 
 from __future__ import annotations
 
@@ -104,12 +104,13 @@ class Healthy:
         return None
 
 
-@pytest.mark.parametrize("service", ["api", "search-api"])
-async def test_both_apps_serve_probes_and_metrics(service: str) -> None:
+@pytest.mark.parametrize("service", ["api", "search-api", "web"])
+async def test_every_app_serves_probes_and_metrics(service: str) -> None:
     from dandelion_api.app import create_app as api_app
     from dandelion_search.app import create_app as search_app
+    from dandelion_web.app import create_app as web_app
 
-    app = (api_app if service == "api" else search_app)(Settings())
+    app = {"api": api_app, "search-api": search_app, "web": web_app}[service](Settings())
     app.state.resources = SimpleNamespace(readiness=lambda: {"postgres": Healthy().ping})
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         assert (await client.get("/healthz")).status_code == 200

@@ -63,6 +63,11 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:300] or response.reason_phrase
     if isinstance(body, dict) and "detail" in body:
         return str(body["detail"])[:300]
+    if isinstance(body, dict) and len(body) == 1:
+        # DRF's field error, e.g. a bad `?search=`: {"search": "message"} or {"f": ["m"]}.
+        ((field, problem),) = body.items()
+        text = problem[0] if isinstance(problem, list) and problem else problem
+        return f"{field}: {text}"[:300]
     return str(body)[:300]
 
 
