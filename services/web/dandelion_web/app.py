@@ -20,7 +20,7 @@ from dandelion_common.web.metrics import install_metrics
 from dandelion_common.web.resources import lifespan_for
 from dandelion_web.errors import install_error_pages
 from dandelion_web.landing import page as landing
-from dandelion_web.pages import crawl, dandisets, home, meta
+from dandelion_web.pages import crawl, dandisets, files, home, meta, search
 from dandelion_web.resources import WebResources
 from dandelion_web.security import SecurityHeaders
 from dandelion_web.templating import environment
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates.globals["api_url"] = settings.api.api_url  # public: links a browser follows
     app.state.templates = templates
     install_error_pages(app)
-    for page in (home, meta, dandisets, landing, crawl):
+    for page in (home, meta, dandisets, landing, files, search, crawl):
         app.include_router(page.router)
     app.include_router(health_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

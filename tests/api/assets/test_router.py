@@ -127,6 +127,9 @@ async def test_folders_carry_aggregates(
     assert list(summary) == ["README.md", "sub-01", "sub-02"]
     assert summary["sub-01"] == (3, 10 + 20 + 7, None)
     assert summary["README.md"][2]["asset_id"] == ids["README.md"]
+    # Beyond DANDI's fields: when the file changed, for a file browser's one call per folder.
+    record = (await api_client.get(f"{base}/{ids['README.md']}/info/")).json()
+    assert summary["README.md"][2]["modified"] == record["modified"]
     deep = (await api_client.get(f"{base}/paths/", params={"path_prefix": "sub-01/ses-1/"})).json()
     assert [(r["path"], r["aggregate_files"]) for r in deep["results"]] == [
         ("sub-01/ses-1/a.nwb", 1),

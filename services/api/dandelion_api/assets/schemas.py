@@ -35,6 +35,9 @@ class AssetCreate(BaseModel):
 class PathAsset(BaseModel):
     asset_id: uuid.UUID
     url: str
+    # Not in DANDI's answer (clients ignore it): a file browser shows when each file changed
+    # without one request per file.
+    modified: datetime
 
 
 class PathNode(BaseModel):

@@ -294,36 +294,37 @@ async def folder(
     if listing is None:
         raise NotFound("Specified path not found.")
     nodes, count = listing
-    urls = await _object_urls(session, storage, [n.asset_id for n in nodes if n.asset_id])
+    files = await _path_assets(session, storage, [n.asset_id for n in nodes if n.asset_id])
     items = [
         PathNode(
             path=n.path,
             version=found.id,
             aggregate_files=n.aggregate_files,
             aggregate_size=n.aggregate_size,
-            asset=PathAsset(asset_id=n.asset_id, url=urls[n.asset_id]) if n.asset_id else None,
+            asset=files[n.asset_id] if n.asset_id else None,
         )
         for n in nodes
     ]
     return items, count
 
 
-async def _object_urls(
+async def _path_assets(
     session: AsyncSession, storage: S3Storage, asset_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """The unsigned S3 URL of each asset: its blob (embargoed blobs live under their own
-    prefix), or its zarr's prefix in the zarr bucket."""
+) -> dict[uuid.UUID, PathAsset]:
+    """Each asset's unsigned S3 URL (its blob, embargoed blobs under their own prefix, or its
+    zarr's prefix in the zarr bucket) and modification time, in one query."""
     if not asset_ids:
         return {}
     query = (
-        select(Asset.id, AssetBlob.id, AssetBlob.embargoed, Asset.zarr_id)
+        select(Asset.id, AssetBlob.id, AssetBlob.embargoed, Asset.zarr_id, Asset.modified)
         .outerjoin(AssetBlob, AssetBlob.id == Asset.blob_id)
         .where(Asset.id.in_(asset_ids))
     )
-    urls = {}
-    for asset_id, blob_id, embargoed, zarr_id in await session.execute(query):
+    found = {}
+    for asset_id, blob_id, embargoed, zarr_id, modified in await session.execute(query):
         if zarr_id is not None:
-            urls[asset_id] = storage.zarr.object_url(zarr_key(zarr_id))
+            url = storage.zarr.object_url(zarr_key(zarr_id))
         else:
-            urls[asset_id] = storage.object_url(blob_key(blob_id, embargoed=embargoed))
-    return urls
+            url = storage.object_url(blob_key(blob_id, embargoed=embargoed))
+        found[asset_id] = PathAsset(asset_id=asset_id, url=url, modified=modified)
+    return found
