@@ -309,16 +309,18 @@ async def measure(settings: Settings, servers: Servers, page: Page, calls: list[
 
 
 async def profile(settings: Settings, calls: list[str], runs: int = 10) -> str:
-    """Each call's p50 alone, slowest first: where a slow page's time goes (for the log)."""
+    """Each call's p50 alone and the size of its answer, slowest first: where a slow page's
+    time goes, and a check that it shows something (for the log)."""
     archive = ArchiveClient.open(settings.web)
     try:
-        medians = []
+        found = []
         for url in calls:
             alone = [await replay(archive.http, [url]) for _ in range(runs)]
-            medians.append((statistics.median(alone), url))
+            size = len((await archive.http.get(url)).content)
+            found.append((statistics.median(alone), size, url))
     finally:
         await archive.close()
-    return ", ".join(f"{url} {p50:.1f} ms" for p50, url in sorted(medians, reverse=True))
+    return ", ".join(f"{url} {p50:.1f} ms {size:,} B" for p50, size, url in sorted(found)[::-1])
 
 
 class References(HTMLParser):
