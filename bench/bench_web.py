@@ -52,6 +52,7 @@ from urllib.parse import urljoin, urlsplit
 
 import asyncpg
 import httpx
+from fastapi import FastAPI
 from starlette.routing import Match
 
 from bench import web_seed
@@ -174,8 +175,7 @@ def settings_for(urls: ServerUrls, database: str, servers: Servers) -> Settings:
 # --- learning a page's API calls ------------------------------------------------------------
 
 
-def routed(settings: Settings, path: str) -> bool:
-    app = create_app(settings)
+def routed(app: FastAPI, path: str) -> bool:
     scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
     return any(route.matches(scope)[0] is Match.FULL for route in app.router.routes)
 
@@ -183,9 +183,9 @@ def routed(settings: Settings, path: str) -> bool:
 async def learn(settings: Settings, page: Page) -> list[str] | str:
     """The URLs the page requests from the APIs, or why there is no page to measure."""
     path = urlsplit(page.url).path
-    if not routed(settings, path):
-        return f"MISSING: the web has no route for {path} on this branch"
     app = create_app(settings)
+    if not routed(app, path):
+        return f"MISSING: the web has no route for {path} on this branch"
     calls: list[str] = []
 
     async def record(request: httpx.Request) -> None:
@@ -348,14 +348,14 @@ class References(HTMLParser):
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
 
 
-async def weight(servers: Servers, url: str) -> tuple[int, int, list[str]]:
-    """Bytes on the wire of the page and everything it references (gzip accepted), how many
-    files that is, and the references to other origins (which a CSP of 'self' forbids). With
+async def weight(servers: Servers, url: str) -> tuple[int, list[str], list[str]]:
+    """Bytes on the wire of the page and everything it references (gzip accepted), the names
+    of those files, and the references to other origins (which a CSP of 'self' forbids). With
     no icon declared, /favicon.ico counts too: a browser asks for it."""
     connection = await Connection.open(servers.web_port)
     try:
         answer = await connection.get(url)
-        total, files, foreign = answer.wire, 1, []
+        total, files, foreign = answer.wire, [], []
         parser = References()
         parser.feed(answer.text())
         pending = [urljoin(servers.web + url, ref) for ref in parser.urls]
@@ -374,7 +374,10 @@ async def weight(servers: Servers, url: str) -> tuple[int, int, list[str]]:
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             got = await connection.get(target)
             assert got.status == 200 or parts.path == "/favicon.ico", (ref, got.status)
-            total, files = total + got.wire, files + 1
+            total = total + got.wire
+            files.append(
+                parts.path.rsplit("/", 1)[-1] + ("" if got.status == 200 else f" ({got.status})")
+            )
             if "text/css" in got.headers.get("content-type", ""):
                 found = (m.group(1) or m.group(2) for m in CSS_URL.finditer(got.text()))
                 pending += [urljoin(ref, f) for f in found]
@@ -419,7 +422,7 @@ def page_rows(page: Page, calls: list[str], t: Timings) -> list[Row]:
 async def weight_row(servers: Servers, page: Page) -> Row:
     total, files, foreign = await weight(servers, page.url)
     elsewhere = f"; {len(foreign)} references to other origins not counted" if foreign else ""
-    name = f"web {page.name}: bytes on the wire, gzip, HTML + {files - 1} files{elsewhere}"
+    name = f"web {page.name}: bytes on the wire, gzip, HTML + {', '.join(files)}{elsewhere}"
     return Row(name, total / 1000, LANDING_TARGET_KB, "target", "KB", higher_is_better=False)
 
 
