@@ -11,6 +11,7 @@ from bench import (
     bench_foundation,
     bench_list_search,
     bench_load,
+    bench_pipeline,
     bench_publish,
     bench_search,
     bench_unembargo,
@@ -25,7 +26,8 @@ from dandelion_common.devstack.ephemeral import ServerUrls, ephemeral_servers
 async def collect(urls: ServerUrls) -> list[Row]:
     uploads = [*bench_uploads.run(), *await bench_uploads.sha256_rows(urls)]
     ingest = [*await bench_extract.run(urls), *await bench_dandi_upload.run(urls)]
-    api = [*await bench_foundation.run(urls), *await bench_api.run(urls)]
+    api = [*await bench_pipeline.run(urls), *await bench_foundation.run(urls)]
+    api += await bench_api.run(urls)
     api += await bench_list_search.run(urls)
     load = await bench_load.run(urls)
     publish = [*await bench_publish.run(urls), *await bench_unembargo.run(urls)]

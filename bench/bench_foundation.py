@@ -1,9 +1,9 @@
-"""Foundation rows: request overhead of the API against a bare ASGI app, and the job round
-trip through Redis and a worker against Redis's own round trip."""
+"""Foundation rows: the job round trip through Redis and a worker against Redis's own round
+trip, and the process helpers the other benchmarks share. (The API's request overhead against
+a bare ASGI app is `bench_pipeline`'s.)"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import subprocess
@@ -13,17 +13,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
-
 from bench.table import Row
 from dandelion_common.devstack.ephemeral import ServerUrls
-from dandelion_common.devstack.process import answers_ok, free_port, wait_until
+from dandelion_common.devstack.process import answers_ok, wait_until
 from dandelion_common.jobs.contracts import PingPayload, Queue, ping_contract
 from dandelion_common.jobs.queue import JobQueue
 from dandelion_common.settings import RedisSettings
 
-LOAD_SECONDS = 3.0
-CONCURRENCY = 16
 ROUND_TRIPS = 200
 POLL_DELAY = 0.01
 
@@ -50,64 +46,6 @@ def process(argv: list[str], env: dict[str, str], ready_url: str | None = None) 
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-async def requests_per_second(host: str, port: int, path: str) -> float:
-    """Closed-loop load over raw keep-alive sockets (cheap enough not to be the bottleneck).
-
-    CONCURRENCY connections each send a GET and read the whole response before the next one.
-    """
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
-    done = 0
-    deadline = time.monotonic() + LOAD_SECONDS
-
-    async def connection() -> None:
-        nonlocal done
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            while time.monotonic() < deadline:
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                assert head.startswith(b"HTTP/1.1 200"), head[:80]
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                await reader.readexactly(length)
-                done += 1
-        finally:
-            writer.close()
-            await writer.wait_closed()
-
-    await asyncio.gather(*(connection() for _ in range(CONCURRENCY)))
-    return done / LOAD_SECONDS
-
-
-async def info_throughput(urls: ServerUrls) -> Row:
-    env = service_env(urls)
-    api_port, peer_port = free_port(), free_port()
-    api_env = env | {"DANDELION_API__PORT": str(api_port)}
-    with process(
-        [sys.executable, "-m", "dandelion_common.cli", "api"],
-        api_env,
-        f"http://127.0.0.1:{api_port}/healthz",
-    ):
-        async with httpx.AsyncClient() as client:
-            body = (await client.get(f"http://127.0.0.1:{api_port}/api/info/")).text
-        ours = await requests_per_second("127.0.0.1", api_port, "/api/info/")
-    peer_argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.peer_app:app",
-        "--port",
-        str(peer_port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    with process(peer_argv, env | {"PEER_BODY": body}, f"http://127.0.0.1:{peer_port}/"):
-        peer = await requests_per_second("127.0.0.1", peer_port, "/")
-    return Row(
-        "GET /api/info/ throughput", ours, peer, "bare ASGI app, same JSON, same uvicorn", "req/s"
-    )
 
 
 async def job_round_trip(urls: ServerUrls) -> list[Row]:
@@ -148,4 +86,4 @@ async def ping_once(queue: JobQueue) -> float:
 
 
 async def run(urls: ServerUrls) -> list[Row]:
-    return [await info_throughput(urls), *await job_round_trip(urls)]
+    return await job_round_trip(urls)

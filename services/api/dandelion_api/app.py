@@ -47,35 +47,40 @@ DOCS_ALIASES = {
 }
 
 
-def api_router() -> APIRouter:
-    """Every `/api/...` route, one router per bounded context.
+# Every `/api/...` route, one router per bounded context, in matching order.
+CONTEXT_ROUTERS: tuple[APIRouter, ...] = (
+    info_router,
+    users_auth_router,
+    users_router,
+    meta_router,
+    search_router,  # before dandisets: `/dandisets/search/` is no dandiset id
+    dandisets_router,
+    versions_router,
+    dois_router,
+    uploads_router,
+    assets_router,
+    top_level_assets_router,
+    webdav_router,
+    zarr_router,
+)
+
+
+def include_api_routers(app: FastAPI) -> None:
+    """Every `/api/...` route, each context's router included in the app itself.
 
     The caller is resolved on every route, as DRF does: a wrong key is a 401 even on routes
-    that need no authentication.
+    that need no authentication. The routers are included directly rather than under one
+    `/api` router: FastAPI matches an included router's routes again at each level of
+    nesting: one level less is a sixth of the CPU time of a request to `/api/info/`.
     """
-    api = APIRouter(
-        prefix="/api",
-        dependencies=[Depends(get_current_user), Depends(refuse_unsafe_input)],
-        # Any route: an unknown key (401), a body over the limit (413).
-        responses=errors(401, 413),
-    )
-    for router in (
-        info_router,
-        users_auth_router,
-        users_router,
-        meta_router,
-        search_router,  # before dandisets: `/dandisets/search/` is no dandiset id
-        dandisets_router,
-        versions_router,
-        dois_router,
-        uploads_router,
-        assets_router,
-        top_level_assets_router,
-        webdav_router,
-        zarr_router,
-    ):
-        api.include_router(router)
-    return api
+    for router in CONTEXT_ROUTERS:
+        app.include_router(
+            router,
+            prefix="/api",
+            dependencies=[Depends(get_current_user), Depends(refuse_unsafe_input)],
+            # Any route: an unknown key (401), a body over the limit (413).
+            responses=errors(401, 413),
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -93,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(api_router())
+    include_api_routers(app)
     app.include_router(info_root_router)
     app.include_router(health_router)
     for alias, target in DOCS_ALIASES.items():

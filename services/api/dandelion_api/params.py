@@ -19,19 +19,21 @@ _VERSION = re.compile(r"^(0\.\d{6}\.\d{4}|draft)$")
 _ASSET = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-def dandiset_id(dandiset_id: Annotated[str, Path(description="Six digits, e.g. 000123")]) -> int:
+async def dandiset_id(
+    dandiset_id: Annotated[str, Path(description="Six digits, e.g. 000123")],
+) -> int:
     if not _DANDISET.match(dandiset_id):
         raise NotFound()
     return int(dandiset_id)
 
 
-def version_id(version: Annotated[str, Path(description="draft or 0.YYMMDD.HHMM")]) -> str:
+async def version_id(version: Annotated[str, Path(description="draft or 0.YYMMDD.HHMM")]) -> str:
     if not _VERSION.match(version):
         raise NotFound()
     return version
 
 
-def asset_id(asset_id: Annotated[str, Path(description="Asset UUID (v4)")]) -> uuid.UUID:
+async def asset_id(asset_id: Annotated[str, Path(description="Asset UUID (v4)")]) -> uuid.UUID:
     if not _ASSET.match(asset_id):
         raise NotFound()
     return uuid.UUID(asset_id)

@@ -46,7 +46,7 @@ class ApiResources:
         await self.db.dispose()
 
 
-def api_resources(request: Request) -> ApiResources:
+async def api_resources(request: Request) -> ApiResources:
     resources: ApiResources = request.app.state.resources
     return resources
 

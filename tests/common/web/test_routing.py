@@ -1,4 +1,5 @@
-"""One commit point per request: committed before the client hears success, jobs after it."""
+"""One commit point per request: committed before the client hears success, jobs after it;
+a session only for the requests that use one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from conftest import serve
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dandelion_api.resources import ApiResources
 from dandelion_common.db.models import AuditRecord
@@ -20,6 +21,7 @@ from dandelion_common.db.session import Database
 from dandelion_common.errors import Conflict
 from dandelion_common.jobs import JobContract, enqueue_after_commit
 from dandelion_common.jobs.contracts import Payload
+from dandelion_common.web.auth import MaybeUser
 from dandelion_common.web.errors import install_error_handlers
 from dandelion_common.web.routing import APIRouter, CommitRoute, SessionDep
 
@@ -54,6 +56,10 @@ def build_app() -> FastAPI:
         await session.flush()
         enqueue_after_commit(session, NOTIFY, Marker(marker=marker))
         raise Conflict("refused after writing")
+
+    @router.get("/caller")
+    async def caller(user: MaybeUser) -> dict[str, str | None]:
+        return {"caller": user.username if user else None}
 
     app = FastAPI()
     install_error_handlers(app)
@@ -121,3 +127,29 @@ def test_the_project_router_commits_and_documents_its_errors() -> None:
         APIRouter(responses={}, route_class=APIRoute)  # a route that would not commit
     with pytest.raises(TypeError):
         APIRouter()  # type: ignore[call-arg]  # the errors its routes answer are not said
+
+
+def no_sessions() -> AsyncSession:
+    raise AssertionError("this request opened a session")
+
+
+async def test_a_request_that_needs_no_database_opens_no_session(
+    resources: ApiResources, engine: AsyncEngine
+) -> None:
+    """Opening and closing a session was a tenth of an anonymous `GET /api/info/`."""
+    db = Database(engine, no_sessions)  # type: ignore[arg-type]
+    own = ApiResources(resources.settings, db, resources.queue, resources.storage)
+    async with serve(build_app(), own) as client:
+        response = await client.get("/caller")
+    assert (response.status_code, response.json()) == (200, {"caller": None})
+
+
+async def test_the_session_is_closed_once_the_request_is_answered(
+    client: httpx.AsyncClient, real_db: Database
+) -> None:
+    pool = real_db.engine.pool
+    before = pool.checkedout()  # type: ignore[attr-defined]
+    marker = f"route-{uuid.uuid4().hex[:8]}"
+    for path in (f"/records/{marker}", f"/records/{marker}-2/fail"):
+        await client.post(path)
+        assert pool.checkedout() == before  # type: ignore[attr-defined]

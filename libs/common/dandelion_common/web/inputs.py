@@ -53,14 +53,17 @@ def problem(value: Any, *, depth: int = 1) -> str | None:
 async def refuse_unsafe_input(request: Request) -> None:
     """A dependency of every route: 400 with `{"field": [why]}` for such query parameters or
     JSON body fields."""
+    route = request.scope.get("route")
+    takes_body = isinstance(route, APIRoute) and route.body_field is not None
+    if not request.scope.get("query_string") and not takes_body:
+        return  # most reads: nothing to look at
     errors: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         if why := problem(name) or problem(value):
             errors[name] = [why]
-    route = request.scope.get("route")
     # Only bodies the route itself parses: FastAPI has parsed them already (this reads its
     # cached parse), and a body sent to a route that takes none is never looked at.
-    if isinstance(route, APIRoute) and route.body_field is not None:
+    if takes_body:
         body = await _json_body(request)
         if isinstance(body, dict):
             for name, value in body.items():

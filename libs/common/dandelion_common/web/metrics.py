@@ -51,10 +51,20 @@ class HttpMetrics:
             registry=registry,
         )
 
+        # Each series' children, looked up once: `labels()` takes a lock and builds the key
+        # on every call. As bounded as the series themselves (routes, methods, statuses).
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.duration.labels(*labels).observe(seconds)
+        key = (method, route, status)
+        if (series := self._series.get(key)) is None:
+            labels = (method, route, str(status))
+            series = self._series[key] = (
+                self.requests.labels(*labels),
+                self.duration.labels(*labels),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 def route_template(scope: Scope) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Protocol
+from typing import Protocol
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.session import Database
@@ -64,7 +64,7 @@ def lifespan_for(open_resources: Callable[[], Awaitable[Owned]]):  # type: ignor
     return lifespan
 
 
-def ready_resources(request: Request) -> Ready:
+async def ready_resources(request: Request) -> Ready:
     """What `/readyz` checks: any app's resources, the web's too (it has no database)."""
     resources: Ready = request.app.state.resources
     return resources
@@ -73,6 +73,3 @@ def ready_resources(request: Request) -> Ready:
 def app_resources(request: Request) -> AppResources:
     resources: AppResources = request.app.state.resources
     return resources
-
-
-AppResourcesDep = Annotated[AppResources, Depends(app_resources)]

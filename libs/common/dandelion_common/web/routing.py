@@ -1,10 +1,16 @@
 """One commit point per request, and the project's router that makes it the default.
 
 `CommitRoute` commits after the handler returns and before the client hears success, then
-sends the jobs that transaction buffered. Every router of the project is this module's
-`APIRouter`, whose routes are `CommitRoute`s: a write added to any router is committed, never
-silently rolled back (a lint test refuses FastAPI's own router outside this module). Each
-router also declares the errors its routes answer, so the OpenAPI document says them.
+sends the jobs that transaction buffered, and closes the session. The session is opened on
+first use (`get_session`), so a request that needs no database (an anonymous
+`GET /api/info/`) costs no session at all: opening and closing one was a tenth of such a
+request. No route streams a body out of the database, so closing once the handler has
+returned frees the connection before the response is sent, not after.
+
+Every router of the project is this module's `APIRouter`, whose routes are `CommitRoute`s: a
+write added to any router is committed, never silently rolled back (a lint test refuses
+FastAPI's own router outside this module). Each router also declares the errors its routes
+answer, so the OpenAPI document says them.
 
 A GET route answers HEAD as GET does, and the HTTP server leaves the body out (DANDI's views
 answer HEAD too, through Django): link checkers and scripts ask HEAD. HEAD stays out of the
@@ -14,7 +20,7 @@ HEAD on the same path, registered before the GET (decorated below it), answers H
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import fastapi
@@ -24,17 +30,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
-from dandelion_common.web.resources import AppResourcesDep, app_resources
+from dandelion_common.web.resources import app_resources
 
 _SESSION = "db_session"
 Responses = dict[int | str, dict[str, Any]]
 
 
-async def get_session(request: Request, resources: AppResourcesDep) -> AsyncIterator[AsyncSession]:
-    """The request's session. Never commit in services; `CommitRoute` does it."""
-    async with resources.db.session() as session:
+def request_session(request: Request) -> AsyncSession:
+    """The request's session, opened on first use; `CommitRoute` commits and closes it."""
+    session: AsyncSession | None = getattr(request.state, _SESSION, None)
+    if session is None:
+        session = app_resources(request).db.session()
         setattr(request.state, _SESSION, session)
-        yield session
+    return session
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """The request's session. Never commit in services; `CommitRoute` does it."""
+    return request_session(request)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
@@ -51,13 +64,19 @@ class CommitRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def handle_and_commit(request: Request) -> Response:
-            response = await handle(request)
-            session: AsyncSession | None = getattr(request.state, _SESSION, None)
-            if session is not None and session.in_transaction():
-                await session.commit()
-            if session is not None:
-                await app_resources(request).send_committed_jobs(session)
-            return response
+            try:
+                response = await handle(request)
+                session: AsyncSession | None = getattr(request.state, _SESSION, None)
+                if session is not None and session.in_transaction():
+                    await session.commit()
+                if session is not None:
+                    await app_resources(request).send_committed_jobs(session)
+                return response
+            finally:
+                # Rolls back what an error left uncommitted, and returns the connection.
+                if (opened := getattr(request.state, _SESSION, None)) is not None:
+                    delattr(request.state, _SESSION)
+                    await opened.close()
 
         return handle_and_commit
 

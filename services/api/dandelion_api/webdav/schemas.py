@@ -51,7 +51,7 @@ def _flag(value: str | None) -> bool | list[str]:
     return ["Must be a valid boolean."]
 
 
-def at_path_query(
+async def at_path_query(
     dandiset_id: Annotated[str | None, Query(description="Dandiset id, e.g. 000123")] = None,
     version_id: Annotated[str | None, Query(description="draft or 0.YYMMDD.HHMM")] = None,
     path: Annotated[

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/zarr", tags=["zarr"], responses=errors(400, 403, 404
 _UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-def zarr_id(
+async def zarr_id(
     zarr_id: Annotated[str, Path(description="A zarr archive's or snapshot's UUID")],
 ) -> uuid.UUID:
     """DANDI's URL pattern: anything but a v4 UUID routes nowhere (404)."""

@@ -13,7 +13,7 @@ from dandelion_search.schemas import Visibility
 from dandelion_search.visibility import visibility_for
 
 
-def get_backend(resources: ResourcesDep) -> SearchBackend:
+async def get_backend(resources: ResourcesDep) -> SearchBackend:
     """The engine built with the app's resources at startup (closed with them)."""
     return resources.search
 

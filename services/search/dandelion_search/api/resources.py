@@ -42,7 +42,7 @@ class SearchResources:
         await self.db.dispose()
 
 
-def search_resources(request: Request) -> SearchResources:
+async def search_resources(request: Request) -> SearchResources:
     resources: SearchResources = request.app.state.resources
     return resources
 
