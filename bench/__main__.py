@@ -16,6 +16,7 @@ from bench import (
     bench_search,
     bench_unembargo,
     bench_uploads,
+    bench_web,
     bench_zarr,
 )
 from bench.table import Row, render
@@ -31,7 +32,8 @@ async def collect(urls: ServerUrls) -> list[Row]:
     load = await bench_load.run(urls)
     publish = [*await bench_publish.run(urls), *await bench_unembargo.run(urls)]
     zarr = await bench_zarr.run(urls)
-    return [*uploads, *ingest, *api, *load, *publish, *zarr, *await bench_search.run(urls)]
+    search = [*await bench_search.run(urls), *await bench_web.run(urls)]
+    return [*uploads, *ingest, *api, *load, *publish, *zarr, *search]
 
 
 def main() -> None:
