@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from factories import create_dandiset, create_user
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dandelion_web.pages import home
 from dandelion_web.security import CONTENT_SECURITY_POLICY
 
 
@@ -62,3 +64,15 @@ async def test_pages_and_assets_are_compressed_for_browsers_that_ask(
         assert answer.headers["content-encoding"] == "gzip"
         assert int(answer.headers["content-length"]) < len(answer.content)  # decoded size
         assert answer.headers["content-security-policy"]
+
+
+async def test_the_counts_are_kept_a_minute_not_summed_per_visit(
+    web_client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, _ = await create_user(session)
+    await create_dandiset(session, owner=owner, name="First")
+    assert "<dt>Dandisets</dt><dd>1</dd>" in (await web_client.get("/")).text
+    await create_dandiset(session, owner=owner, name="Second")
+    assert "<dt>Dandisets</dt><dd>1</dd>" in (await web_client.get("/")).text  # kept
+    monkeypatch.setattr(home, "STATS_SECONDS", 0.0)
+    assert "<dt>Dandisets</dt><dd>2</dd>" in (await web_client.get("/")).text

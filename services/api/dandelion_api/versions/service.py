@@ -177,7 +177,11 @@ async def _info(
     document = full_metadata(settings, record.dandiset, version)
     return VersionInfo(
         **_out(version, dandiset_short(record), record.uploads),
-        asset_validation_errors=await _asset_errors(session, version),
+        # A published version's assets were all valid when it was published, and it holds
+        # no others: only a draft has anything to list.
+        asset_validation_errors=await _asset_errors(session, version)
+        if version.version == "draft"
+        else [],
         version_validation_errors=version.validation_errors,
         metadata=document,
         contact_person=contact_person(document),
