@@ -18,7 +18,6 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
-    text,
     literal_column,
     text,
 )
