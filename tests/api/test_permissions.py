@@ -51,6 +51,9 @@ SIGNED_IN: Row = (401, OK, OK, OK, OK)
 APPROVED: Row = (401, 403, OK, OK, OK)
 OWNERS: Row = (401, 403, 403, OK, OK)
 ADMINS: Row = (401, 403, 403, 403, OK)
+# Found by no one: the tombstone of a dandiset that still exists (the world's) is unknown to
+# every caller, never a 401/403 (tests/api/dandisets/test_tombstone.py reads real ones).
+NOBODY: Row = (404, 404, 404, 404, 404)
 # Embargoed blobs are not found by digest except by their owners and admins (DANDI answers
 # them to everyone, a gap its notes call out); either way it is never a 401/403.
 DIGEST_EMBARGOED: Row = (404, 404, 404, OK, OK)
@@ -194,6 +197,7 @@ MATRIX: dict[tuple[str, str], Spec] = {
     ("POST", V + "/publish/"): Spec((401, 403, 403, 409, 409), (401, 403, 403, 400, 400)),
     ("POST", D + "/unembargo/"): Spec((401, 403, 403, 400, 400), (401, 403, 403, 400, 400)),
     ("GET", D + "/dois/"): Spec(PUBLIC, OWNERS),
+    ("GET", D + "/tombstone/"): Spec(NOBODY, NOBODY),
     # -- versions ----------------------------------------------------------------------------
     ("GET", D + "/versions/"): Spec(PUBLIC, OWNERS),
     ("GET", V + "/"): Spec(PUBLIC, OWNERS),

@@ -31,8 +31,10 @@ class SharedConnectionTransport(httpx.AsyncBaseTransport):
         self.routes = routes
         self.lock = asyncio.Lock()
         self.pending: set[asyncio.Future[httpx.Response]] = set()
+        self.paths: list[str] = []  # every path asked, in order (`upstream_paths`)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
         app = self.routes.get(request.url.host)
         if app is None:  # as the network answers for a host where nothing listens
             raise httpx.ConnectError(f"nothing serves {request.url.host}", request=request)
@@ -63,28 +65,42 @@ def web_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def web_client(
-    web_settings: Settings, resources: ApiResources, search_resources: SearchResources
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser's view of the web app, backed by the real API and search API apps."""
+def upstream(
+    resources: ApiResources, search_resources: SearchResources
+) -> SharedConnectionTransport:
+    """The web's way to the real API and search API apps."""
     from dandelion_api.app import create_app as create_api
     from dandelion_search.app import create_app as create_search
-    from dandelion_web.app import create_app as create_web
 
     api_app = create_api(resources.settings)
     api_app.state.resources = resources
     search_app = create_search(search_resources.settings)
     search_app.state.resources = search_resources
-    transport = SharedConnectionTransport(
+    return SharedConnectionTransport(
         {
             "api.internal": httpx.ASGITransport(app=api_app),
             "search.internal": httpx.ASGITransport(app=search_app),
         }
     )
-    archive = ArchiveClient(httpx.AsyncClient(transport=transport), web_settings.web)
+
+
+@pytest.fixture
+def upstream_paths(upstream: SharedConnectionTransport) -> list[str]:
+    """The API and search API paths the web has asked for so far in this test."""
+    return upstream.paths
+
+
+@pytest.fixture
+async def web_client(
+    web_settings: Settings, upstream: SharedConnectionTransport
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser's view of the web app, backed by the real API and search API apps."""
+    from dandelion_web.app import create_app as create_web
+
+    archive = ArchiveClient(httpx.AsyncClient(transport=upstream), web_settings.web)
     web = create_web(web_settings)
     web.state.resources = WebResources(settings=web_settings, archive=archive)
     browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://web")
     async with browser, archive.http:
         yield browser
-        await transport.settle()
+        await upstream.settle()

@@ -1,6 +1,7 @@
 """`/dandiset/{id}/{version}` over the real API: every field of a rich published version,
 hostile metadata kept inert, the newer-version banner, a draft's validation, the version
-picker, 404s (unknown, malformed, deleted) and an embargoed dandiset seen anonymously."""
+picker, 404s (unknown, malformed) and an embargoed dandiset seen anonymously (a deleted
+one: test_tombstone.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import auth
 from factories import create_asset, create_dandiset, create_user
 from localstack import PUBLISHABLE
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -394,24 +394,6 @@ async def test_unknown_and_malformed_addresses_are_404_pages(
         assert answer.status_code == 404, path
         assert message in answer.text, path
         assert '<meta name="robots" content="noindex">' in answer.text
-
-
-async def test_a_deleted_dandiset_is_a_404_as_the_api_forgets_it(
-    web_client: httpx.AsyncClient, api_client: httpx.AsyncClient, session: AsyncSession
-) -> None:
-    owner, key = await create_user(session)
-    dandiset, _ = await create_dandiset(session, owner=owner, name="Short-lived")
-    path = f"/dandiset/{dandiset.id:06}/draft"
-    assert (await web_client.get(path)).status_code == 200
-
-    deleted = await api_client.delete(f"/api/dandisets/{dandiset.id:06}/", headers=auth(key))
-    assert deleted.status_code == 204
-    # The API keeps no tombstone: the dandiset is unknown, not gone.
-    assert (await api_client.get(f"/api/dandisets/{dandiset.id:06}/")).status_code == 404
-
-    answer = await web_client.get(path)
-    assert answer.status_code == 404
-    assert "Short-lived" not in answer.text
 
 
 async def test_an_embargoed_dandiset_shows_anonymous_visitors_nothing_of_it(

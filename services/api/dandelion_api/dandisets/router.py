@@ -1,5 +1,5 @@
 """`/api/dandisets/...`: list, create, retrieve, delete, unembargo, owners, stars, pending
-uploads."""
+uploads, and (beyond DANDI) a deleted dandiset's tombstone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from dandelion_api.auth.dependencies import ApprovedUser, AuthenticatedUser, MaybeUser
-from dandelion_api.dandisets import embargo, service
+from dandelion_api.dandisets import embargo, service, tombstone
 from dandelion_api.dandisets.repository import ListFilters
 from dandelion_api.dandisets.schemas import (
     DandisetCreate,
@@ -20,6 +20,7 @@ from dandelion_api.dandisets.schemas import (
     OwnerRef,
     PendingUpload,
     StarCount,
+    Tombstone,
 )
 from dandelion_api.pagination import Page, Pagination, paginate
 from dandelion_api.params import DandisetId, IsoDate
@@ -102,6 +103,15 @@ async def delete_dandiset(
     """Delete a dandiset that was never published (owners only)."""
     await service.delete_dandiset(session, user=user, dandiset_id=dandiset_id)
     return Response(status_code=204)
+
+
+@router.get("/{dandiset_id}/tombstone/", response_model=Tombstone)
+async def get_tombstone(dandiset_id: DandisetId, session: SessionDep) -> Tombstone:
+    """A deleted dandiset's identifier, name and deletion time (Dandelion's, not DANDI's:
+    `GET /api/dandisets/{id}/` answers 404 after a deletion, as DANDI's does). Anyone may
+    read it; the name of a dandiset deleted while embargoed is null. 404 if the dandiset
+    was never deleted, or exists."""
+    return await tombstone.get(session, dandiset_id=dandiset_id)
 
 
 @router.post("/{dandiset_id}/unembargo/", response_model=None)

@@ -82,6 +82,14 @@ class StarCount(BaseModel):
     count: int
 
 
+class Tombstone(BaseModel):
+    """A deleted dandiset (beyond DANDI): its identifier, name and deletion time."""
+
+    identifier: str = Field(description="Six digits, e.g. 000123")
+    name: str | None = Field(description="The draft's name; null if it was embargoed")
+    deleted: datetime
+
+
 class PendingUpload(BaseModel):
     created: datetime
     blob: str

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dandelion_api.dandisets import repository
+from dandelion_api.dandisets import repository, tombstone
 from dandelion_api.dandisets.access import (
     ensure_modifiable,
     ensure_readable,
@@ -260,6 +260,7 @@ async def delete_dandiset(session: AsyncSession, *, user: User, dandiset_id: int
     ensure_modifiable(dandiset)
     audit.record(session, user, dandiset_id, "delete_dandiset", {})
     emit(session, OutboxEntity.DANDISET, dandiset_id, OutboxOperation.DELETE)
+    await tombstone.record(session, dandiset)  # before the delete: it reads the draft's name
     await session.delete(dandiset)
 
 

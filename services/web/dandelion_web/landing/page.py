@@ -6,10 +6,10 @@ list. The page is whole without JavaScript (the version picker is a GET form who
 a redirect to the chosen version's page).
 
 What a visitor meets when there is no page: a malformed id or version is a 404 before the
-API is asked; an unknown dandiset or version is the API's 404. A deleted dandiset is a 404
-too: the API deletes the row and keeps no tombstone (only an audit record, which it does not
-serve), so it cannot tell "deleted" from "never existed". An embargoed dandiset answers an
-anonymous caller 401 on every route and says nothing else, so the page says that it is
+API is asked; an unknown dandiset or version is the API's 404. A deleted dandiset is a 410
+page naming what was there: when the dandiset route answers 404, the API's tombstone route
+is asked (one more call, on that path only; `tombstone.py`). An embargoed dandiset answers
+an anonymous caller 401 on every route and says nothing else, so the page says that it is
 embargoed and shows nothing of it (not even its name).
 """
 
@@ -31,7 +31,7 @@ from dandelion_web.client import (
     gather,
 )
 from dandelion_web.errors import error_page
-from dandelion_web.landing import view
+from dandelion_web.landing import tombstone, view
 from dandelion_web.resources import Resources
 from dandelion_web.templating import render
 
@@ -77,6 +77,7 @@ async def landing(
             raise
         return _embargoed(request, dandiset_id, refused.status_code)
     if dandiset is None or versions is None:
+        await tombstone.raise_if_gone(resources.archive, dandiset_id)
         return _not_found(request, f"There is no dandiset {dandiset_id}.")
     if info is None:
         return _not_found(request, f"Dandiset {dandiset_id} has no version {version}.")

@@ -28,6 +28,7 @@ from starlette.datastructures import QueryParams
 
 from dandelion_common.web.routing import APIRouter
 from dandelion_web.client import UpstreamNotFound, UpstreamRefused
+from dandelion_web.landing.tombstone import raise_if_gone
 from dandelion_web.resources import Archive
 from dandelion_web.templating import is_htmx, render
 
@@ -229,10 +230,15 @@ async def search_dandisets(request: Request, archive: Archive) -> HTMLResponse:
 
 @router.get("/dandiset/{identifier}")
 async def dandiset(identifier: str, archive: Archive) -> RedirectResponse:
-    """The dandiset's most recent published version, else its draft (a 302, as DANDI)."""
+    """The dandiset's most recent published version, else its draft (a 302, as DANDI); a
+    deleted one's tombstone (410)."""
     if not IDENTIFIER.fullmatch(identifier):
         raise HTTPException(404, f"There is no dandiset {identifier[:40]!r}.")
-    found = await archive.api(f"/dandisets/{identifier}/")
+    try:
+        found = await archive.api(f"/dandisets/{identifier}/")
+    except UpstreamNotFound:
+        await raise_if_gone(archive, identifier)  # a deleted one is a 410, not a 404
+        raise
     published = found.get("most_recent_published_version")
     version = published["version"] if published else "draft"
     return RedirectResponse(f"/dandiset/{identifier}/{version}", status_code=302)

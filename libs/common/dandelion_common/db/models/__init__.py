@@ -11,6 +11,8 @@ A module holds the rows that change together and have one writer (DESIGN.md, Own
   three are written in the one transaction of every asset change.
 - `zarr`: Zarr archives, their immutable snapshots and the files each snapshot froze.
 - `audit`: the audit trail, kept after the dandiset it names is gone.
+- `tombstones`: what a deleted dandiset leaves for its visitors (its id, name and deletion
+  time), written by the api's deletion alone.
 - `search`: the outbox every writer fills, and the tables the search worker alone writes.
 - `dois`: the DOIs we own at DataCite, driven by the doi worker.
 
@@ -33,6 +35,7 @@ from dandelion_common.db.models.search import (
     SearchRebuild,
     SearchRebuildTouched,
 )
+from dandelion_common.db.models.tombstones import DandisetTombstone
 from dandelion_common.db.models.users import ApiToken, User
 from dandelion_common.db.models.zarr import ZarrArchive, ZarrSnapshot, ZarrSnapshotEntry
 
@@ -46,6 +49,7 @@ __all__ = [
     "Dandiset",
     "DandisetOwner",
     "DandisetStar",
+    "DandisetTombstone",
     "Doi",
     "SearchAssetDocument",
     "SearchDandisetDocument",
