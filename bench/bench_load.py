@@ -450,7 +450,7 @@ def rows(found: Measures) -> list[Row]:
     if waits.get("checkouts"):
         out.append(
             Row(f"load: pool wait p99 under the mix (p50 {waits['p50_ms']:.0f} ms, "
-                f"{100 * waits['waited_share']:.0f} % of checkouts queued)", waits["p99_ms"],
+                f"{100 * waits['waited_share']:.0f} % queued for a turn)", waits["p99_ms"],
                 max(p99 for p50, p99 in map(mix.percentiles, mix.latencies)),
                 "the slowest endpoint's p99", "ms", higher_is_better=False)
         )  # fmt: skip

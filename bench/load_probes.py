@@ -2,11 +2,13 @@
 database connection (in the API process), and the statements and PostgreSQL time the API
 spends per request (pg_stat_statements).
 
-`create_app` is the API app that `dandelion api` serves, with one addition for the bench: the
-pool's checkout is timed, and `GET /bench/pool-waits/` answers the waits seen since the last
-call (and forgets them). The bench serves it in one process (so one answer holds every wait).
-Checkout is where a request queues when every connection is taken, so this is the queue a
-request of the mix stands in behind slower ones, measured, not inferred from latencies.
+`create_app` is the API app that `dandelion api` serves, with one addition for the bench: a
+request's wait for its turn at the pool (dandelion_common.db.turns: where a request queues,
+first come first served, when every connection is taken) and the pool's checkout after it
+are timed, and `GET /bench/pool-waits/` answers the waits seen since the last call (and
+forgets them). The bench serves it in one process (so one answer holds every wait). This is
+the queue a request of the mix stands in behind slower ones, measured, not inferred from
+latencies; the checkout alone (`checkout_p99_ms`) should be near zero behind the turns.
 
 The API's connections log in as a role of their own (`API_ROLE`), so pg_stat_statements
 tells its statements from the workers' (validation, the search drain) on the same database.
@@ -27,6 +29,7 @@ from sqlalchemy.pool import QueuePool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from dandelion_common.db.turns import Turns
 from dandelion_common.logging import configure_logging
 from dandelion_common.settings import get_settings
 
@@ -36,7 +39,8 @@ API_ROLE = "bench_api"
 # them out too.
 _CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION|;|$)", re.IGNORECASE)
 
-_waits: list[float] = []  # ms, one per checkout, in this process
+_waits: list[float] = []  # ms, one per request session's turn, in this process
+_checkouts: list[float] = []  # ms, one per checkout from the pool
 
 
 def _timed_checkout() -> None:
@@ -47,14 +51,30 @@ def _timed_checkout() -> None:
         try:
             return original(pool)
         finally:
-            _waits.append((time.perf_counter() - started) * 1000)
+            _checkouts.append((time.perf_counter() - started) * 1000)
 
     QueuePool._do_get = timed  # type: ignore[method-assign,assignment]
 
 
+def _timed_turns() -> None:
+    original = Turns.take
+
+    async def timed(turns: Turns) -> None:
+        started = time.perf_counter()
+        try:
+            await original(turns)
+        finally:
+            _waits.append((time.perf_counter() - started) * 1000)
+
+    Turns.take = timed  # type: ignore[method-assign,assignment]
+
+
 async def _pool_waits(_: Request) -> JSONResponse:
     waits, _waits[:] = list(_waits), []
-    return JSONResponse(wait_summary(waits))
+    checkouts, _checkouts[:] = list(_checkouts), []
+    summary = wait_summary(waits)
+    summary["checkout_p99_ms"] = wait_summary(checkouts)["p99_ms"]
+    return JSONResponse(summary)
 
 
 def wait_summary(waits: list[float]) -> dict[str, float]:
@@ -74,6 +94,7 @@ def create_app() -> FastAPI:
 
     configure_logging(get_settings().logging, service="api")
     _timed_checkout()
+    _timed_turns()
     app = api_app()
     app.add_route("/bench/pool-waits/", _pool_waits)
     return app
