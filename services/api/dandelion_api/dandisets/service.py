@@ -84,7 +84,7 @@ def dandiset_short(record: DandisetRecord) -> DandisetShort:
 
 
 async def readable_record(
-    session: AsyncSession, dandiset_id: int, user: User | None, *, lock_draft: bool = False
+    session: AsyncSession, *, dandiset_id: int, user: User | None, lock_draft: bool = False
 ) -> DandisetRecord:
     """The dandiset's record if the caller may read it (404, or 401/403 when embargoed)."""
     found = await repository.record(session, dandiset_id, user, lock_draft=lock_draft)
@@ -134,7 +134,7 @@ def detail(record: DandisetRecord) -> DandisetDetail:
 
 
 async def get(session: AsyncSession, *, dandiset_id: int, user: User | None) -> DandisetDetail:
-    return detail(await readable_record(session, dandiset_id, user))
+    return detail(await readable_record(session, dandiset_id=dandiset_id, user=user))
 
 
 def _embargo_end(options: EmbargoOptions) -> date:

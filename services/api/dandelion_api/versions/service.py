@@ -102,7 +102,7 @@ async def list_versions(
     offset: int,
     limit: int,
 ) -> tuple[list[VersionOut], int]:
-    record = await readable_record(session, dandiset_id, user)
+    record = await readable_record(session, dandiset_id=dandiset_id, user=user)
     order = (
         (Version.created.desc(), Version.id.desc()) if descending else (Version.created, Version.id)
     )
@@ -164,7 +164,7 @@ async def _asset_errors(session: AsyncSession, version: Version) -> list[dict[st
 async def info(
     session: AsyncSession, settings: Settings, *, dandiset_id: int, version: str, user: User | None
 ) -> VersionInfo:
-    record = await readable_record(session, dandiset_id, user)
+    record = await readable_record(session, dandiset_id=dandiset_id, user=user)
     found = next((v for v in (record.draft, record.published) if v and v.version == version), None)
     if found is None:  # an older published version
         found = await get_version(session, dandiset_id=dandiset_id, version=version)
