@@ -10,7 +10,8 @@ wrote `last_seen`): a session ends `auth.session_absolute_days` after it started
 each lookup so that a shorter limit applies at once. Ended and expired sessions, and those
 of a user who is inactive or REJECTED, find no user: the caller is anonymous, exactly as for
 an unknown token. Expired rows stay until their user signs in again (`start_session` clears
-them), so the table holds at most a user's live sessions plus one sign-in's worth of dead ones.
+them); those of a user who never returns stay too, harmless (they match nothing) until a
+sweep removes them (not yet written: `dandelion gc` is the place).
 
 `last_seen` is written at most once a minute (LAST_SEEN_RESOLUTION), so a page's many API
 requests read and do not write. That write skips a row another request has locked (touching
