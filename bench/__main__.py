@@ -14,6 +14,7 @@ from bench import (
     bench_pipeline,
     bench_publish,
     bench_search,
+    bench_sessions,
     bench_unembargo,
     bench_uploads,
     bench_web,
@@ -29,6 +30,7 @@ async def collect(urls: ServerUrls) -> list[Row]:
     api = [*await bench_pipeline.run(urls), *await bench_foundation.run(urls)]
     api += await bench_api.run(urls)
     api += await bench_list_search.run(urls)
+    api += await bench_sessions.run(urls)
     load = await bench_load.run(urls)
     publish = [*await bench_publish.run(urls), *await bench_unembargo.run(urls)]
     zarr = await bench_zarr.run(urls)

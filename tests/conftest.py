@@ -153,6 +153,11 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"token {key}"}
 
 
+def bearer(token: str) -> dict[str, str]:
+    """Request headers of the web service calling in the name of browser session `token`."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture(scope="session")
 def opensearch_url() -> str:
     """A real OpenSearch (`make opensearch`); absent locally → skip, absent in CI → fail."""

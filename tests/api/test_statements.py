@@ -13,10 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import auth
+from conftest import auth, bearer
 from factories import create_asset, create_dandiset, create_user
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from statements import counted
+
+from dandelion_common.browser_sessions import start_session
+from dandelion_common.settings import Settings
 
 DANDISETS = 5
 ASSETS = 3
@@ -64,5 +67,29 @@ async def test_statements_per_request(
     for _ in range(2):
         with counted(engine) as statements:
             answer = await api_client.request(case.method, url, json=case.body, headers=headers)
+        assert answer.status_code == 200, answer.text
+    assert len(statements) == case.statements, f"{name}:\n{statements}"
+
+
+@pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.signed])
+async def test_a_session_costs_what_an_api_key_costs(
+    name: str,
+    api_client: httpx.AsyncClient,
+    session: AsyncSession,
+    engine: AsyncEngine,
+    settings: Settings,
+) -> None:
+    """One lookup either way, once `last_seen` is fresh (the first request may touch it)."""
+    case = CASES[name]
+    owner, _ = await create_user(session)
+    dandiset, _ = await create_dandiset(session, owner=owner, name="mouse")
+    token = await start_session(session, owner, settings=settings.auth)
+    await session.commit()
+    url = case.url.format(id=f"{dandiset.id:06}")
+    for _ in range(2):
+        with counted(engine) as statements:
+            answer = await api_client.request(
+                case.method, url, json=case.body, headers=bearer(token)
+            )
         assert answer.status_code == 200, answer.text
     assert len(statements) == case.statements, f"{name}:\n{statements}"

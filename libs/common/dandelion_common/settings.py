@@ -222,6 +222,72 @@ class GcSettings(BaseModel):
         raise ValueError("must divide 60, or be whole hours that divide 24 hours")
 
 
+class SignupPolicy(StrEnum):
+    """Whether a new user who finished the questionnaire may use the archive at once."""
+
+    OPEN = "open"  # approved at once
+    APPROVAL = "approval"  # pending until an admin approves, as on DANDI
+    # pending, except a verified email ending in one of auth.auto_approve_email_suffixes
+    APPROVAL_WITH_DOMAINS = "approval_with_domains"
+
+
+class ProviderKind(StrEnum):
+    OIDC = "oidc"  # OpenID Connect, endpoints found by discovery from the issuer
+    GITHUB = "github"  # plain OAuth2 plus GitHub's user and email endpoints
+
+
+class ProviderSettings(BaseModel):
+    """One sign-in provider: an OpenID Connect issuer, or GitHub's OAuth2 endpoints."""
+
+    # Short and stable: it names the provider in URLs (the callback) and on the sign-in page.
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: ProviderKind = ProviderKind.OIDC
+    # The OIDC issuer (discovery at <issuer>/.well-known/openid-configuration).
+    issuer: str | None = None
+    # GitHub's endpoints (kind github); the defaults are github.com's.
+    authorize_url: str = "https://github.com/login/oauth/authorize"
+    token_url: str = "https://github.com/login/oauth/access_token"  # noqa: S105 - a URL
+    userinfo_url: str = "https://api.github.com/user"
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None
+    scopes: list[str] = ["openid", "email", "profile"]
+
+    @model_validator(mode="after")
+    def _oidc_has_an_issuer(self) -> ProviderSettings:
+        if self.kind is ProviderKind.OIDC and not self.issuer:
+            raise ValueError(f"provider {self.name!r}: an oidc provider needs an issuer")
+        return self
+
+
+class AuthSettings(BaseModel):
+    """Accounts: sign-in providers, sign-up policy, and browser sessions."""
+
+    # A browser session ends after this long without a request (7 days).
+    session_idle_minutes: int = Field(7 * 24 * 60, ge=1)
+    # A browser session ends this long after sign-in however much it is used: then the user
+    # signs in again.
+    session_absolute_days: int = Field(30, ge=1, le=366)
+    # Whether a new user who answered the questionnaire is approved at once (`open`), waits
+    # for an admin (`approval`, DANDI's way), or is approved at once only with a verified
+    # email ending in one of auto_approve_email_suffixes (`approval_with_domains`).
+    signup_policy: SignupPolicy = SignupPolicy.APPROVAL
+    # With approval_with_domains: verified emails ending so are approved at once (e.g.
+    # "@mit.edu"; a suffix without "@" also matches subdomains, e.g. ".harvard.edu").
+    auto_approve_email_suffixes: list[str] = []
+    # JSON list of {name, kind (oidc|github), issuer (oidc) or authorize_url, token_url,
+    # userinfo_url (github), client_id, client_secret, scopes}. Production refuses a
+    # provider without a client secret. The variable holds secrets: set it in the Secret.
+    providers: list[ProviderSettings] = []
+
+    @field_validator("providers")
+    @classmethod
+    def _names_are_unique(cls, value: list[ProviderSettings]) -> list[ProviderSettings]:
+        names = [provider.name for provider in value]
+        if len(names) != len(set(names)):
+            raise ValueError("provider names must be unique")
+        return value
+
+
 class ConsoleLog(StrEnum):
     """What a process writes to stderr (see LoggingSettings.console)."""
 
@@ -272,6 +338,7 @@ class Settings(BaseSettings):
     doi: DoiSettings = DoiSettings()
     worker: WorkerSettings = WorkerSettings()
     gc: GcSettings = GcSettings()
+    auth: AuthSettings = AuthSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")
@@ -298,6 +365,9 @@ class Settings(BaseSettings):
                 "DANDELION_DOI__USERNAME/PASSWORD are missing and DOI minting is not "
                 "disabled (set DANDELION_DOI__ENABLED=false to run without DOIs)"
             )
+        for provider in self.auth.providers:
+            if provider.client_secret is None or not provider.client_secret.get_secret_value():
+                problems.append(f"sign-in provider {provider.name!r} has no client secret")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

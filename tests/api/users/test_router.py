@@ -7,14 +7,16 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import auth
+from conftest import auth, bearer
 from factories import create_user
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.auth import hash_api_key
+from dandelion_common.browser_sessions import end_sessions, start_session
 from dandelion_common.db.enums import UserStatus
 from dandelion_common.db.models import ApiToken
+from dandelion_common.settings import Settings
 
 NOT_PROVIDED = {"detail": "Authentication credentials were not provided."}
 INVALID_TOKEN = {"detail": "Invalid token."}
@@ -265,3 +267,43 @@ async def test_the_user_list_is_for_admins_only(
     response = await api_client.get("/api/users/", headers=auth(key))
     assert response.status_code == 403
     assert response.json() == FORBIDDEN
+
+
+async def test_a_session_token_is_the_same_caller_as_the_api_key(
+    api_client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    user, key = await create_user(session, first_name="Grace", last_name="Hopper")
+    token = await start_session(session, user, settings=settings.auth)
+    by_key = await api_client.get("/api/users/me/", headers=auth(key))
+    by_session = await api_client.get("/api/users/me/", headers=bearer(token))
+    assert by_key.status_code == by_session.status_code == 200
+    assert by_session.json() == by_key.json()
+    assert by_session.json()["username"] == user.username
+
+
+async def test_a_signed_in_browser_can_rotate_the_api_key(
+    api_client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """The API key page's way: the key was never shown to the session, so it makes a new one."""
+    user, old_key = await create_user(session)
+    token = await start_session(session, user, settings=settings.auth)
+    # Only a digest is stored: the key cannot be read back without presenting it.
+    assert (await api_client.get("/api/auth/token/", headers=bearer(token))).status_code == 404
+    response = await api_client.post("/api/auth/token/", headers=bearer(token))
+    assert response.status_code == 200
+    new_key = response.json()
+    assert (await api_client.get("/api/users/me/", headers=auth(new_key))).status_code == 200
+    assert (await api_client.get("/api/users/me/", headers=auth(old_key))).status_code == 401
+
+
+@pytest.mark.parametrize("token", ["", "unknown", "ended"])
+async def test_no_live_session_is_anonymous_on_me(
+    api_client: httpx.AsyncClient, session: AsyncSession, settings: Settings, token: str
+) -> None:
+    if token == "ended":
+        user, _ = await create_user(session)
+        token = await start_session(session, user, settings=settings.auth)
+        await end_sessions(session, user.id)
+    response = await api_client.get("/api/users/me/", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json() == NOT_PROVIDED

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dandelion_common.db.enums import VersionStatus
-from dandelion_common.db.models import Dandiset, User, Version
+from dandelion_common.db.models import BrowserSession, Dandiset, User, UserIdentity, Version
 
 
 @pytest.mark.parametrize("attempt", [1, 2])
@@ -66,3 +66,27 @@ async def test_statuses_are_stored_as_dandis_strings(session: AsyncSession) -> N
         select(Version.__table__.c.status).where(Version.__table__.c.id == draft.id)
     )
     assert raw == "Pending"
+
+
+async def test_an_identity_belongs_to_one_user_per_issuer_and_subject(
+    session: AsyncSession,
+) -> None:
+    first, _ = await create_user(session)
+    second, _ = await create_user(session)
+    issuer = "https://sso.example.org"
+    # The same subject at another issuer is another person; the same email links nothing.
+    session.add(UserIdentity(user_id=first.id, issuer=issuer, subject="42", email="a@x.org"))
+    session.add(UserIdentity(user_id=second.id, issuer=issuer + "/2", subject="42"))
+    session.add(UserIdentity(user_id=second.id, issuer=issuer, subject="43", email="a@x.org"))
+    await session.flush()
+    session.add(UserIdentity(user_id=second.id, issuer=issuer, subject="42"))
+    with pytest.raises(IntegrityError, match="uq_user_identities_issuer_subject"):
+        await session.flush()
+
+
+async def test_session_tokens_are_unique(session: AsyncSession) -> None:
+    user, _ = await create_user(session)
+    for _ in range(2):
+        session.add(BrowserSession(user_id=user.id, token_digest="0" * 64, expires_at=func.now()))
+    with pytest.raises(IntegrityError, match="uq_browser_sessions_token_digest"):
+        await session.flush()

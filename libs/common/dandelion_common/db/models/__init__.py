@@ -3,6 +3,10 @@
 A module holds the rows that change together and have one writer (DESIGN.md, Ownership):
 
 - `users`: accounts and their API keys (the api, and the web service's sign-up).
+- `identities`: who a user is at a sign-in provider, (issuer, subject) unique (the web
+  service's sign-in).
+- `browser_sessions`: signed-in browsers, by their token's digest (`dandelion_common.
+  browser_sessions` alone).
 - `dandisets`: a dandiset with its versions, owners and stars (the api edits the draft; the
   ingest worker writes published versions and validation status).
 - `blobs`: uploads in progress, the blobs they become, and what ingest read from each blob;
@@ -25,8 +29,10 @@ Import models from here (`from dandelion_common.db.models import Asset`), not fr
 from dandelion_common.db.models.assets import Asset, AssetPath, VersionAsset
 from dandelion_common.db.models.audit import AuditRecord
 from dandelion_common.db.models.blobs import AssetBlob, BlobExtract, Upload
+from dandelion_common.db.models.browser_sessions import BrowserSession
 from dandelion_common.db.models.dandisets import Dandiset, DandisetOwner, DandisetStar, Version
 from dandelion_common.db.models.dois import Doi
+from dandelion_common.db.models.identities import UserIdentity
 from dandelion_common.db.models.search import (
     SearchAssetDocument,
     SearchDandisetDocument,
@@ -46,6 +52,7 @@ __all__ = [
     "AssetPath",
     "AuditRecord",
     "BlobExtract",
+    "BrowserSession",
     "Dandiset",
     "DandisetOwner",
     "DandisetStar",
@@ -59,6 +66,7 @@ __all__ = [
     "SearchRebuildTouched",
     "Upload",
     "User",
+    "UserIdentity",
     "Version",
     "VersionAsset",
     "ZarrArchive",
