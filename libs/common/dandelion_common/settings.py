@@ -172,6 +172,39 @@ class DoiSettings(BaseModel):
         return bool(self.username and self.password)
 
 
+class MailTls(StrEnum):
+    """How the connection to the mail server is secured."""
+
+    NONE = "none"  # plain SMTP: a relay on localhost or inside the cluster only
+    STARTTLS = "starttls"  # plain connection upgraded by STARTTLS (submission, port 587)
+    TLS = "tls"  # TLS from the first byte (implicit TLS, port 465)
+
+
+class MailSettings(BaseModel):
+    """Outgoing email (sign-up notices), sent by the doi worker's `send_mail` job."""
+
+    # None: mail is sent when a host is set; false keeps mail queued, unsent. (Nothing
+    # sends mail yet, so production does not insist on a host.)
+    enabled: bool | None = None
+    host: str | None = None
+    port: int = Field(587, ge=1, le=65535)
+    tls: MailTls = MailTls.STARTTLS
+    # Both or neither: without them the server is not asked to authenticate us.
+    username: str | None = None
+    password: SecretStr | None = None
+    # The From header, e.g. "Dandelion <noreply@example.org>"; its address is the envelope
+    # sender too.
+    sender: str = "Dandelion <noreply@localhost>"
+    # Connecting and each SMTP command; past it the send is retried later.
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @property
+    def sending(self) -> bool:
+        if self.enabled is not None:
+            return self.enabled and bool(self.host)
+        return bool(self.host)
+
+
 class WorkerSettings(BaseModel):
     max_jobs: int = Field(4, ge=1)
     job_timeout_seconds: int = Field(3600, ge=1)
@@ -336,6 +369,7 @@ class Settings(BaseSettings):
     search_api: SearchApiSettings = SearchApiSettings()
     web: WebSettings = WebSettings()
     doi: DoiSettings = DoiSettings()
+    mail: MailSettings = MailSettings()
     worker: WorkerSettings = WorkerSettings()
     gc: GcSettings = GcSettings()
     auth: AuthSettings = AuthSettings()

@@ -75,3 +75,12 @@ class ZarrStatus(StrEnum):
     UPLOADED = "Uploaded"  # finalized: the ingest job is asked for
     INGESTING = "Ingesting"
     COMPLETE = "Complete"  # checksum, count and size describe the files
+
+
+class MailKind(StrEnum):
+    """Why an email is sent (issue 18's sign-up notices)."""
+
+    REGISTRATION_RECEIVED = "registration_received"  # to the user: we have your answers
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    NEW_USER_WAITING = "new_user_waiting"  # to an admin: someone awaits approval

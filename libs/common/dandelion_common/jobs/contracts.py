@@ -226,3 +226,21 @@ VALIDATE_ZARR_ASSET = JobContract(
     ZarrAssetRef,
     key=lambda p: f"{p.asset_id}@zarr:{p.snapshot_id}",
 )
+
+
+class MailRef(Payload):
+    mail_id: int
+
+
+# Send one `outgoing_mail` row. It runs on the doi queue: that worker is the one that waits
+# out outside services, and a mail server down for hours is retried there for as long (500
+# tries, a minute apart at most). The row, not arq, says whether it was sent; no result is
+# kept, since the row alone makes a second run a no-op.
+SEND_MAIL = JobContract(
+    "send_mail",
+    Queue.DOI,
+    MailRef,
+    key=lambda p: str(p.mail_id),
+    max_tries=500,
+    keep_result_seconds=0,
+)

@@ -19,6 +19,7 @@ A module holds the rows that change together and have one writer (DESIGN.md, Own
   time), written by the api's deletion alone.
 - `search`: the outbox every writer fills, and the tables the search worker alone writes.
 - `dois`: the DOIs we own at DataCite, driven by the doi worker.
+- `mail`: outgoing email, queued by `dandelion_common.mail` and sent by the doi worker.
 
 Relationships are ``lazy="raise"``: every query states what it loads, so an async session
 never issues a hidden query. Relationships name their target class by annotation, resolved
@@ -33,6 +34,7 @@ from dandelion_common.db.models.browser_sessions import BrowserSession
 from dandelion_common.db.models.dandisets import Dandiset, DandisetOwner, DandisetStar, Version
 from dandelion_common.db.models.dois import Doi
 from dandelion_common.db.models.identities import UserIdentity
+from dandelion_common.db.models.mail import OutgoingMail
 from dandelion_common.db.models.search import (
     SearchAssetDocument,
     SearchDandisetDocument,
@@ -58,6 +60,7 @@ __all__ = [
     "DandisetStar",
     "DandisetTombstone",
     "Doi",
+    "OutgoingMail",
     "SearchAssetDocument",
     "SearchDandisetDocument",
     "SearchIndexedDandiset",
