@@ -3,7 +3,6 @@ nowhere), and dates in query parameters as DRF reads them."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated
@@ -13,28 +12,25 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from dandelion_common.errors import NotFound
-
-_DANDISET = re.compile(r"^\d{6}$")
-_VERSION = re.compile(r"^(0\.\d{6}\.\d{4}|draft)$")
-_ASSET = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+from dandelion_common.identifiers import ASSET, DANDISET, VERSION
 
 
 async def dandiset_id(
     dandiset_id: Annotated[str, Path(description="Six digits, e.g. 000123")],
 ) -> int:
-    if not _DANDISET.match(dandiset_id):
+    if not DANDISET.match(dandiset_id):
         raise NotFound()
     return int(dandiset_id)
 
 
 async def version_id(version: Annotated[str, Path(description="draft or 0.YYMMDD.HHMM")]) -> str:
-    if not _VERSION.match(version):
+    if not VERSION.match(version):
         raise NotFound()
     return version
 
 
 async def asset_id(asset_id: Annotated[str, Path(description="Asset UUID (v4)")]) -> uuid.UUID:
-    if not _ASSET.match(asset_id):
+    if not ASSET.match(asset_id):
         raise NotFound()
     return uuid.UUID(asset_id)
 

@@ -15,13 +15,13 @@ embargoed and shows nothing of it (not even its name).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from dandelion_common.identifiers import DANDISET, VERSION
 from dandelion_common.web.routing import APIRouter
 from dandelion_web.client import (
     ArchiveClient,
@@ -39,8 +39,6 @@ router = APIRouter(responses={}, include_in_schema=False)
 
 T = TypeVar("T")
 
-DANDISET = re.compile(r"^\d{6}$")
-VERSION = re.compile(r"^(draft|0\.\d{6}\.\d{4})$")
 # Versions in the picker, newest first (DANDI's busiest dandisets have a few dozen).
 VERSIONS_LISTED = 100
 

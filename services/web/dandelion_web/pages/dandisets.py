@@ -26,6 +26,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import QueryParams
 
+from dandelion_common.identifiers import DANDISET
 from dandelion_common.web.routing import APIRouter
 from dandelion_web.client import UpstreamNotFound, UpstreamRefused
 from dandelion_web.landing.tombstone import raise_if_gone
@@ -43,7 +44,6 @@ SORT_OPTIONS = (
     ("Size", "size"),
     ("Stars", "stars"),
 )
-IDENTIFIER = re.compile(r"\d{6}")
 _BOOLEANS = {"true": True, "false": False}
 # Around the current page, and always the first and the last.
 PAGER_RADIUS = 2
@@ -232,7 +232,7 @@ async def search_dandisets(request: Request, archive: Archive) -> HTMLResponse:
 async def dandiset(identifier: str, archive: Archive) -> RedirectResponse:
     """The dandiset's most recent published version, else its draft (a 302, as DANDI); a
     deleted one's tombstone (410)."""
-    if not IDENTIFIER.fullmatch(identifier):
+    if not DANDISET.fullmatch(identifier):
         raise HTTPException(404, f"There is no dandiset {identifier[:40]!r}.")
     try:
         found = await archive.api(f"/dandisets/{identifier}/")

@@ -7,31 +7,28 @@ malformed one is this site's 404 and never a different API address (`..`, `?`).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, HTTPException, Request
 
-_DANDISET = re.compile(r"^\d{6}$")
-_VERSION = re.compile(r"^(0\.\d{6}\.\d{4}|draft)$")
-_ASSET = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+from dandelion_common.identifiers import ASSET, DANDISET, VERSION
 
 
 def dandiset_id(dandiset_id: str) -> str:
-    if not _DANDISET.match(dandiset_id):
+    if not DANDISET.match(dandiset_id):
         raise HTTPException(404, f"There is no dandiset {dandiset_id!r}: ids are six digits.")
     return dandiset_id
 
 
 def version_id(version: str) -> str:
-    if not _VERSION.match(version):
+    if not VERSION.match(version):
         raise HTTPException(404, f"There is no version {version!r}: draft or 0.YYMMDD.HHMM.")
     return version
 
 
 def asset_id(asset_id: str) -> str:
-    if not _ASSET.match(asset_id):
+    if not ASSET.match(asset_id):
         raise HTTPException(404, f"There is no asset {asset_id!r}: asset ids are UUIDs.")
     return asset_id
 
